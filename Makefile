@@ -1,0 +1,70 @@
+# authflow: PGXS build of the extension, and the project's entry points.
+#
+#   make run     install what is missing, build, start a local cluster and the gateway
+#   make test    the same set-up, then every test suite (ctest)
+#   make bench   the benchmarks (docs/benchmarks.md)
+#   make         build the extension only; make install installs it into PostgreSQL 15
+
+EXTNAME     = authflow
+# The version lives in one place: default_version in the control file.
+EXTVERSION  = $(shell sed -n "s/^default_version *= *'\([^']*\)'.*/\1/p" extension/authflow.control)
+
+PG_CONFIG  ?= /usr/lib/postgresql/15/bin/pg_config
+BUILD_DIR  ?= build
+
+MODULE_big  = $(EXTNAME)
+OBJS        = $(patsubst %.cpp,%.o,$(wildcard extension/*.cpp))
+MODULEDIR   = extension
+DATA        = extension/$(EXTNAME).control $(wildcard sql/$(EXTNAME)--*--*.sql)
+DATA_built  = sql/$(EXTNAME)--$(EXTVERSION).sql
+EXTRA_CLEAN = sql/$(EXTNAME)--$(EXTVERSION).sql
+PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Werror -O2
+# Postgres headers as system headers: warnings are errors in our code, not in theirs.
+PG_CPPFLAGS = -isystem $(shell $(PG_CONFIG) --includedir-server 2>/dev/null)
+SHLIB_LINK += -lstdc++ -lcrypto
+
+.DEFAULT_GOAL := all
+
+# No LLVM bitcode: the JIT gains nothing from inlining these functions, and it would need clang.
+override with_llvm = no
+ifneq ($(wildcard $(PG_CONFIG)),)
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+endif
+
+# The install script is assembled from the parts in sql/src, in file-name order.
+sql/$(EXTNAME)--$(EXTVERSION).sql: $(sort $(wildcard sql/src/*.sql)) extension/$(EXTNAME).control
+	cat $(sort $(wildcard sql/src/*.sql)) > $@
+
+.PHONY: deps deps-bench install-extension cmake-build cluster-start run test bench format
+
+deps:
+	@scripts/install-deps
+
+deps-bench:
+	@scripts/install-deps --bench
+
+# install-extension builds and installs into the PostgreSQL 15 tree (sudo when not root).
+install-extension: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/as-root $(MAKE) --no-print-directory install
+
+cmake-build: deps
+	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD_DIR) -j2
+
+cluster-start: install-extension
+	@scripts/cluster start
+	@scripts/cluster create-database
+
+run: install-extension cmake-build cluster-start
+	@scripts/cluster banner
+
+test: install-extension cmake-build cluster-start
+	@scripts/cluster exec ctest --test-dir $(BUILD_DIR) --output-on-failure
+
+bench: deps-bench install-extension cmake-build cluster-start
+	@scripts/cluster exec bench/run
+
+format:
+	clang-format -i extension/*.cpp extension/*.hpp gateway/*.cpp gateway/*.hpp tests/*/*.cpp bench/*.cpp

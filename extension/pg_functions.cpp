@@ -1,0 +1,129 @@
+// pg_functions.cpp: the SQL-callable functions of authflow.so. Each body reads its arguments,
+// calls the pure core (token.hpp, crypto.hpp) and builds its result; see pg_guard.hpp for the
+// rules a body follows.
+#include <cstring>
+#include <string_view>
+
+#include "crypto.hpp"
+#include "error.hpp"
+#include "pg_guard.hpp"
+#include "token.hpp"
+
+extern "C" {
+#include "access/htup_details.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/uuid.h"
+
+PG_MODULE_MAGIC;
+}
+
+namespace {
+
+using authflow::TokenKind;
+
+// ArgumentView is the bytes of a text or bytea argument, detoasted.
+std::string_view ArgumentView(FunctionCallInfo fcinfo, int argument) {
+  const struct varlena* value = PG_GETARG_VARLENA_PP(argument);
+  return {VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value)};
+}
+
+// KindArgument reads a token kind name; an unknown name raises 22023 naming the argument.
+TokenKind KindArgument(FunctionCallInfo fcinfo, int argument, const char* argument_name) {
+  const std::string_view name = ArgumentView(fcinfo, argument);
+  if (const auto kind = authflow::token_kind_from_name(name)) return *kind;
+  static char message[128];
+  snprintf(message, sizeof message, "%s must be one of access, refresh, polling, login", argument_name);
+  throw authflow::Error(authflow::kInvalidParameter, message);
+}
+
+authflow::RowId RowIdArgument(FunctionCallInfo fcinfo, int argument) {
+  authflow::RowId id;
+  std::memcpy(id.data(), PG_GETARG_UUID_P(argument)->data, id.size());
+  return id;
+}
+
+Datum TextDatum(const char* data, std::size_t size) { return PointerGetDatum(cstring_to_text_with_len(data, static_cast<int>(size))); }
+
+Datum ByteaDatum(const void* data, std::size_t size) {
+  bytea* result = static_cast<bytea*>(palloc(VARHDRSZ + size));
+  SET_VARSIZE(result, VARHDRSZ + size);
+  std::memcpy(VARDATA(result), data, size);
+  return PointerGetDatum(result);
+}
+
+Datum UuidDatum(const authflow::RowId& id) {
+  auto* result = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t)));
+  std::memcpy(result->data, id.data(), id.size());
+  return UUIDPGetDatum(result);
+}
+
+// ResultDescriptor is the blessed row type of a function with OUT parameters, built once per
+// call site and kept in fn_extra: the hot paths call these functions once per request.
+TupleDesc ResultDescriptor(FunctionCallInfo fcinfo) {
+  if (fcinfo->flinfo->fn_extra == nullptr) {
+    TupleDesc descriptor;
+    if (get_call_result_type(fcinfo, nullptr, &descriptor) != TYPEFUNC_COMPOSITE) {
+      throw authflow::Error("42804", "authflow: function must return a row type");
+    }
+    MemoryContext previous = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+    fcinfo->flinfo->fn_extra = BlessTupleDesc(CreateTupleDescCopy(descriptor));
+    MemoryContextSwitchTo(previous);
+  }
+  return static_cast<TupleDesc>(fcinfo->flinfo->fn_extra);
+}
+
+Datum TokenDatum(const authflow::IssuedToken& issued) { return TextDatum(issued.text.data(), issued.text.size()); }
+
+}  // namespace
+
+// authflow_token_generate returns a new token of a kind, for a given row id or a random one.
+AUTHFLOW_SQL_FUNCTION(authflow_token_generate) {
+  const TokenKind kind = KindArgument(fcinfo, 0, "kind");
+  const authflow::RowId row_id = PG_NARGS() > 1 ? RowIdArgument(fcinfo, 1) : authflow::random_row_id();
+  const authflow::IssuedToken issued = authflow::token_issue(kind, row_id);
+  PG_RETURN_DATUM(TokenDatum(issued));
+}
+
+// authflow_token_issue returns a new token for a row and SHA-256 of its secret (what is stored).
+AUTHFLOW_SQL_FUNCTION(authflow_token_issue) {
+  const TokenKind kind = KindArgument(fcinfo, 0, "kind");
+  const authflow::IssuedToken issued = authflow::token_issue(kind, RowIdArgument(fcinfo, 1));
+  TupleDesc descriptor = ResultDescriptor(fcinfo);
+  Datum values[2] = {TokenDatum(issued), ByteaDatum(issued.secret_hash.data(), issued.secret_hash.size())};
+  bool nulls[2] = {false, false};
+  PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(descriptor, values, nulls)));
+}
+
+// authflow_token_parse splits a token into kind, row id, secret and SHA-256 of the secret.
+// NULL when the input is not a well-formed token, or not of the expected kind when one is given.
+AUTHFLOW_SQL_FUNCTION(authflow_token_parse) {
+  bool has_expected_kind = PG_NARGS() > 1 && !PG_ARGISNULL(1);
+  const TokenKind expected = has_expected_kind ? KindArgument(fcinfo, 1, "expected_kind") : TokenKind::access;
+  if (PG_ARGISNULL(0)) PG_RETURN_NULL();
+  const std::optional<authflow::ParsedToken> parsed = authflow::token_parse(ArgumentView(fcinfo, 0));
+  if (!parsed || (has_expected_kind && parsed->kind != expected)) PG_RETURN_NULL();
+
+  const authflow::Sha256Digest secret_hash = authflow::sha256(parsed->secret.data(), parsed->secret.size());
+  const std::string_view kind_name = authflow::token_kind_name(parsed->kind);
+  TupleDesc descriptor = ResultDescriptor(fcinfo);
+  Datum values[4] = {TextDatum(kind_name.data(), kind_name.size()), UuidDatum(parsed->row_id),
+                     ByteaDatum(parsed->secret.data(), parsed->secret.size()),
+                     ByteaDatum(secret_hash.data(), secret_hash.size())};
+  bool nulls[4] = {false, false, false, false};
+  PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(descriptor, values, nulls)));
+}
+
+// authflow_sha256 returns SHA-256 of a text's or a bytea's bytes.
+AUTHFLOW_SQL_FUNCTION(authflow_sha256) {
+  const std::string_view input = ArgumentView(fcinfo, 0);
+  const authflow::Sha256Digest digest = authflow::sha256(input.data(), input.size());
+  PG_RETURN_DATUM(ByteaDatum(digest.data(), digest.size()));
+}
+
+// authflow_secure_equal compares two byte strings in constant time for equal lengths.
+AUTHFLOW_SQL_FUNCTION(authflow_secure_equal) {
+  const std::string_view a = ArgumentView(fcinfo, 0);
+  const std::string_view b = ArgumentView(fcinfo, 1);
+  PG_RETURN_BOOL(authflow::secure_equal(a.data(), a.size(), b.data(), b.size()));
+}
