@@ -1,0 +1,59 @@
+-- Internal helpers: argument checks and tenant lookup. Each raises 22023 naming the argument.
+
+CREATE FUNCTION authflow.require_text(value text, argument text, max_length integer DEFAULT 256)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF value IS NULL OR value = '' THEN
+    RAISE EXCEPTION '% must not be empty', argument USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF octet_length(value) > max_length THEN
+    RAISE EXCEPTION '% must be at most % bytes', argument, max_length USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  RETURN value;
+END $$;
+COMMENT ON FUNCTION authflow.require_text(text, text, integer) IS
+  'Internal: value when it is non-empty and at most max_length bytes, else 22023 naming the argument';
+
+CREATE FUNCTION authflow.require_client(client jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF client IS NOT NULL AND (jsonb_typeof(client) <> 'object' OR octet_length(client::text) > 4096) THEN
+    RAISE EXCEPTION 'client must be a JSON object of at most 4096 bytes' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  RETURN client;
+END $$;
+COMMENT ON FUNCTION authflow.require_client(jsonb) IS 'Internal: client info when it is a small JSON object, else 22023';
+
+CREATE FUNCTION authflow.require_tenant(tenant text)
+RETURNS authflow.tenants
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  settings authflow.tenants;
+BEGIN
+  SELECT * INTO settings FROM authflow.tenants AS t WHERE t.name = tenant;
+  IF NOT FOUND THEN
+    IF tenant IS NULL OR tenant = '' THEN
+      RAISE EXCEPTION 'tenant must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RAISE EXCEPTION 'tenant "%" does not exist', left(tenant, 128) USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  RETURN settings;
+END $$;
+COMMENT ON FUNCTION authflow.require_tenant(text) IS 'Internal: the settings of a tenant, or 22023 when there is no such tenant';
+
+-- session_expiry is when a session refreshed (or created) at `at` expires: now + TTL, never past
+-- the tenant's absolute cap.
+CREATE FUNCTION authflow.session_expiry(settings authflow.tenants, created_at timestamptz, at timestamptz)
+RETURNS timestamptz
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN least(at + settings.session_ttl, created_at + settings.session_max_lifetime);
+COMMENT ON FUNCTION authflow.session_expiry(authflow.tenants, timestamptz, timestamptz) IS
+  'Internal: the sliding expiry of a session at a time, capped by the tenant''s session_max_lifetime';

@@ -1,0 +1,203 @@
+-- Sessions: create, validate, refresh, revoke, list. Each is one transaction; validate only reads.
+
+-- user_ensure returns the user_key of (tenant, user_id), creating the user when missing and
+-- updating its handle when a different one is given. It writes nothing when nothing changes.
+CREATE FUNCTION authflow.user_ensure(owner_tenant_id integer, owner_user_id text, new_handle text)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  key bigint;
+  current_handle text;
+BEGIN
+  SELECT u.user_key, u.handle INTO key, current_handle
+    FROM authflow.users AS u WHERE u.tenant_id = owner_tenant_id AND u.user_id = owner_user_id;
+  IF NOT FOUND THEN
+    INSERT INTO authflow.users AS u (tenant_id, user_id, handle) VALUES (owner_tenant_id, owner_user_id, new_handle)
+      ON CONFLICT (tenant_id, user_id) DO UPDATE SET handle = coalesce(excluded.handle, u.handle)
+      RETURNING u.user_key INTO key;
+  ELSIF new_handle IS NOT NULL AND new_handle IS DISTINCT FROM current_handle THEN
+    UPDATE authflow.users AS u SET handle = new_handle WHERE u.user_key = key;
+  END IF;
+  RETURN key;
+END $$;
+COMMENT ON FUNCTION authflow.user_ensure(integer, text, text) IS
+  'Internal: the user_key of a user, created when missing; a given handle replaces the stored one';
+
+-- session_insert creates the session row of a user and returns its tokens (raw, once).
+CREATE FUNCTION authflow.session_insert(settings authflow.tenants, owner_key bigint, session_kind text, client_info jsonb)
+RETURNS TABLE (session_id uuid, refresh_token text, access_token text, access_expires_at timestamptz,
+               expires_at timestamptz, created_at timestamptz)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  id uuid := gen_random_uuid();
+  at timestamptz := now();
+  expiry timestamptz := authflow.session_expiry(settings, at, at);
+  refresh record;
+  access record;
+BEGIN
+  SELECT * INTO refresh FROM authflow.token_issue('refresh', id);
+  SELECT * INTO access FROM authflow.token_issue('access', id);
+  INSERT INTO authflow.sessions (access_expires_at, expires_at, created_at, refreshed_at, user_key, session_id,
+                                 kind, access_hash, refresh_hash, client)
+  VALUES (least(at + settings.access_token_ttl, expiry), expiry, at, at, owner_key, id,
+          session_kind, access.secret_hash, refresh.secret_hash, client_info);
+  session_id := id;
+  refresh_token := refresh.token;
+  access_token := access.token;
+  access_expires_at := least(at + settings.access_token_ttl, expiry);
+  expires_at := expiry;
+  created_at := at;
+  RETURN NEXT;
+END $$;
+COMMENT ON FUNCTION authflow.session_insert(authflow.tenants, bigint, text, jsonb) IS
+  'Internal: inserts a session for a user and returns its tokens';
+
+CREATE FUNCTION authflow.session_create(user_id text, handle text DEFAULT NULL, client jsonb DEFAULT NULL,
+                                        tenant text DEFAULT 'default')
+RETURNS TABLE (session_id uuid, refresh_token text, access_token text, access_expires_at timestamptz,
+               expires_at timestamptz, created_at timestamptz)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  settings authflow.tenants;
+BEGIN
+  PERFORM authflow.require_text(user_id, 'user_id'), authflow.require_client(client);
+  IF handle IS NOT NULL THEN PERFORM authflow.require_text(handle, 'handle'); END IF;
+  settings := authflow.require_tenant(tenant);
+  RETURN QUERY SELECT * FROM authflow.session_insert(
+    settings, authflow.user_ensure(settings.tenant_id, user_id, handle), 'web', client);
+END $$;
+COMMENT ON FUNCTION authflow.session_create(text, text, jsonb, text) IS
+  'Creates a session for a user (created when missing; a given handle is stored) and returns both tokens, raw, once';
+
+CREATE FUNCTION authflow.session_validate(access_token text)
+RETURNS TABLE (session_id uuid, tenant text, user_id text, handle text, is_anonymous boolean,
+               access_expires_at timestamptz, expires_at timestamptz, created_at timestamptz)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  RETURN QUERY
+    SELECT s.session_id, t.name, u.user_id, u.handle, u.is_anonymous, s.access_expires_at, s.expires_at, s.created_at
+      FROM authflow.token_parse(access_token, 'access') AS p
+      JOIN authflow.sessions AS s ON s.session_id = p.row_id
+      JOIN authflow.users AS u ON u.user_key = s.user_key
+      JOIN authflow.tenants AS t ON t.tenant_id = u.tenant_id
+     WHERE s.access_expires_at > now() AND s.expires_at > now()
+       AND authflow.secure_equal(s.access_hash, p.secret_hash);
+END $$;
+COMMENT ON FUNCTION authflow.session_validate(text) IS
+  'The session of a live access token; no row when the token is unknown, malformed, of another kind, expired, replaced or revoked. Reads only.';
+
+CREATE FUNCTION authflow.session_refresh(refresh_token text)
+RETURNS TABLE (session_id uuid, user_id text, handle text, access_token text, access_expires_at timestamptz,
+               expires_at timestamptz, created_at timestamptz)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  token record;
+  access record;
+BEGIN
+  SELECT * INTO token FROM authflow.token_parse(refresh_token, 'refresh');
+  IF token.row_id IS NULL THEN
+    RETURN;
+  END IF;
+  SELECT * INTO access FROM authflow.token_issue('access', token.row_id);
+  -- One statement: the row lock serializes concurrent refreshes, and the last one's access
+  -- token is the only one left working.
+  RETURN QUERY
+    UPDATE authflow.sessions AS s
+       SET access_hash = access.secret_hash,
+           expires_at = authflow.session_expiry(t, s.created_at, now()),
+           access_expires_at = least(now() + t.access_token_ttl, authflow.session_expiry(t, s.created_at, now())),
+           refreshed_at = now()
+      FROM authflow.users AS u, authflow.tenants AS t
+     WHERE s.session_id = token.row_id AND u.user_key = s.user_key AND t.tenant_id = u.tenant_id
+       AND s.expires_at > now() AND authflow.session_expiry(t, s.created_at, now()) > now()
+       AND authflow.secure_equal(s.refresh_hash, token.secret_hash)
+    RETURNING s.session_id, u.user_id, u.handle, access.token, s.access_expires_at, s.expires_at, s.created_at;
+END $$;
+COMMENT ON FUNCTION authflow.session_refresh(text) IS
+  'A new access token for a live refresh token (the previous one stops working at once); expiry slides, never past the tenant''s cap. No row when invalid.';
+
+CREATE FUNCTION authflow.session_revoke(refresh_token text)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  was_live boolean;
+BEGIN
+  DELETE FROM authflow.sessions AS s
+   USING authflow.token_parse(refresh_token, 'refresh') AS p
+   WHERE s.session_id = p.row_id AND authflow.secure_equal(s.refresh_hash, p.secret_hash)
+  RETURNING s.expires_at > now() INTO was_live;
+  RETURN coalesce(was_live, false);
+END $$;
+COMMENT ON FUNCTION authflow.session_revoke(text) IS
+  'Deletes the session of a refresh token; true when a live session was revoked';
+
+CREATE FUNCTION authflow.session_revoke_all(user_id text, tenant text DEFAULT 'default')
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  settings authflow.tenants;
+  revoked integer;
+BEGIN
+  PERFORM authflow.require_text(user_id, 'user_id');
+  settings := authflow.require_tenant(tenant);
+  WITH deleted AS (
+    DELETE FROM authflow.sessions AS s
+     USING authflow.users AS u
+     WHERE u.tenant_id = settings.tenant_id AND u.user_id = session_revoke_all.user_id AND s.user_key = u.user_key
+    RETURNING s.expires_at > now() AS was_live)
+  SELECT count(*) FILTER (WHERE was_live) INTO revoked FROM deleted;
+  RETURN revoked;
+END $$;
+COMMENT ON FUNCTION authflow.session_revoke_all(text, text) IS
+  'Deletes every session of a user; returns how many of them were live';
+
+CREATE FUNCTION authflow.session_list(user_id text, tenant text DEFAULT 'default')
+RETURNS TABLE (session_id uuid, kind text, created_at timestamptz, refreshed_at timestamptz,
+               access_expires_at timestamptz, expires_at timestamptz, client jsonb)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  settings authflow.tenants;
+BEGIN
+  PERFORM authflow.require_text(user_id, 'user_id');
+  settings := authflow.require_tenant(tenant);
+  RETURN QUERY
+    SELECT s.session_id, s.kind, s.created_at, s.refreshed_at, s.access_expires_at, s.expires_at, s.client
+      FROM authflow.users AS u JOIN authflow.sessions AS s ON s.user_key = u.user_key
+     WHERE u.tenant_id = settings.tenant_id AND u.user_id = session_list.user_id AND s.expires_at > now()
+     ORDER BY s.created_at, s.session_id;
+END $$;
+COMMENT ON FUNCTION authflow.session_list(text, text) IS 'The live sessions of a user, oldest first; no secrets';
+
+CREATE FUNCTION authflow.user_set_handle(user_id text, handle text, tenant text DEFAULT 'default')
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  settings authflow.tenants;
+BEGIN
+  PERFORM authflow.require_text(user_id, 'user_id');
+  IF handle IS NOT NULL THEN PERFORM authflow.require_text(handle, 'handle'); END IF;
+  settings := authflow.require_tenant(tenant);
+  UPDATE authflow.users AS u SET handle = user_set_handle.handle
+   WHERE u.tenant_id = settings.tenant_id AND u.user_id = user_set_handle.user_id;
+  RETURN FOUND;
+END $$;
+COMMENT ON FUNCTION authflow.user_set_handle(text, text, text) IS
+  'Sets (or, with NULL, clears) a user''s handle; every session reports it from then on. false when there is no such user.';

@@ -1,0 +1,44 @@
+-- secrets.sql: no raw token, nor its secret in any usual encoding, is ever stored.
+BEGIN;
+SELECT plan(3);
+
+-- Tokens of every flow, as callers receive them.
+CREATE TEMP TABLE issued (token text);
+INSERT INTO issued SELECT unnest(ARRAY[refresh_token, access_token]) FROM authflow.session_create('did:plc:secret', 'secret.test');
+INSERT INTO issued SELECT access_token FROM authflow.session_refresh((SELECT token FROM issued WHERE token LIKE 'afr%' LIMIT 1));
+
+-- Each token in the forms a careless store would use.
+CREATE TEMP TABLE forms AS
+  SELECT i.token, f.text_form, p.secret
+    FROM issued AS i, authflow.token_parse(i.token) AS p,
+         LATERAL unnest(ARRAY[i.token, substr(i.token, 38), encode(p.secret, 'hex'), encode(p.secret, 'base64'),
+                              encode(convert_to(i.token, 'UTF8'), 'hex'), encode(convert_to(i.token, 'UTF8'), 'base64')])
+           AS f(text_form);
+SELECT cmp_ok((SELECT count(DISTINCT token) FROM forms), '>=', 3::bigint, 'tokens of several kinds were issued');
+
+CREATE TEMP TABLE leaks (location text);
+DO $$
+DECLARE
+  col record;
+BEGIN
+  FOR col IN
+    SELECT c.table_name, c.column_name, c.data_type FROM information_schema.columns AS c
+     WHERE c.table_schema = 'authflow' AND c.data_type IN ('text', 'character varying', 'jsonb', 'json', 'bytea')
+  LOOP
+    IF col.data_type = 'bytea' THEN
+      EXECUTE format($q$INSERT INTO leaks SELECT %L FROM authflow.%I AS t, forms AS f
+                        WHERE position(f.secret IN t.%I) > 0 OR position(convert_to(f.text_form, 'UTF8') IN t.%I) > 0$q$,
+                     col.table_name || '.' || col.column_name, col.table_name, col.column_name, col.column_name);
+    ELSE
+      EXECUTE format($q$INSERT INTO leaks SELECT %L FROM authflow.%I AS t, forms AS f
+                        WHERE strpos(t.%I::text, f.text_form) > 0$q$,
+                     col.table_name || '.' || col.column_name, col.table_name, col.column_name);
+    END IF;
+  END LOOP;
+END $$;
+SELECT is_empty($$SELECT DISTINCT location FROM leaks$$, 'no column of any authflow table holds a raw token or its secret');
+SELECT cmp_ok((SELECT count(*) FROM information_schema.columns WHERE table_schema = 'authflow' AND data_type = 'bytea'),
+              '>=', 2::bigint, 'the search covered the hash columns');
+
+SELECT * FROM finish();
+ROLLBACK;
