@@ -75,22 +75,13 @@ END $$;
 COMMENT ON FUNCTION authflow.session_create(text, text, jsonb, text) IS
   'Creates a session for a user (created when missing; a given handle is stored) and returns both tokens, raw, once';
 
+-- session_validate is the hot path: C++ (extension/pg_session_validate.cpp), three primary-key
+-- probes with no executor around them. It reads the tables like a SECURITY DEFINER function.
 CREATE FUNCTION authflow.session_validate(access_token text)
 RETURNS TABLE (session_id uuid, tenant text, user_id text, handle text, is_anonymous boolean,
                access_expires_at timestamptz, expires_at timestamptz, created_at timestamptz)
-LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-  RETURN QUERY
-    SELECT s.session_id, t.name, u.user_id, u.handle, u.is_anonymous, s.access_expires_at, s.expires_at, s.created_at
-      FROM authflow.token_parse(access_token, 'access') AS p
-      JOIN authflow.sessions AS s ON s.session_id = p.row_id
-      JOIN authflow.users AS u ON u.user_key = s.user_key
-      JOIN authflow.tenants AS t ON t.tenant_id = u.tenant_id
-     WHERE s.access_expires_at > now() AND s.expires_at > now()
-       AND authflow.secure_equal(s.access_hash, p.secret_hash);
-END $$;
+AS 'MODULE_PATHNAME', 'authflow_session_validate'
+LANGUAGE C STABLE STRICT PARALLEL SAFE ROWS 1;
 COMMENT ON FUNCTION authflow.session_validate(text) IS
   'The session of a live access token; no row when the token is unknown, malformed, of another kind, expired, replaced or revoked. Reads only.';
 

@@ -1,0 +1,150 @@
+// pg_session_validate.cpp: authflow.session_validate, the hot path of every request.
+//
+// It does what this query does, without the executor or PL/pgSQL around it:
+//   SELECT s.session_id, t.name, u.user_id, u.handle, u.is_anonymous, s.access_expires_at, s.expires_at, s.created_at
+//     FROM token_parse($1, 'access') p JOIN sessions s ON s.session_id = p.row_id
+//     JOIN users u ON u.user_key = s.user_key JOIN tenants t ON t.tenant_id = u.tenant_id
+//    WHERE s.access_expires_at > now() AND s.expires_at > now() AND secure_equal(s.access_hash, p.secret_hash)
+// i.e. three primary-key probes under the statement's snapshot. The token is parsed and hashed
+// once, in C++; no plan, no portal, no GUC switch. Like a SECURITY DEFINER function it reads the
+// tables whatever the caller's privileges; EXECUTE on it is what is granted.
+//
+// Relations and columns are looked up by name on each call (syscache hits), so the function
+// never holds a stale OID after the extension is dropped, re-created or updated.
+#include <cstring>
+#include <string_view>
+
+#include "crypto.hpp"
+#include "pg_guard.hpp"
+#include "token.hpp"
+
+extern "C" {
+#include "access/genam.h"
+#include "access/relation.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/namespace.h"
+#include "executor/tuptable.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+}
+
+namespace {
+
+// Table is an open heap with its primary-key index and a slot to read rows into.
+struct Table {
+  Relation heap;
+  Relation primary_key;
+  TupleTableSlot* slot;
+};
+
+Oid RelationOid(Oid schema, const char* name) {
+  const Oid oid = get_relname_relid(name, schema);
+  if (!OidIsValid(oid)) {
+    ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("authflow: relation authflow.%s is missing", name)));
+  }
+  return oid;
+}
+
+// OpenTable opens authflow.<name> and its index authflow.<name>_pkey for reading.
+Table OpenTable(Oid schema, const char* name) {
+  char index_name[NAMEDATALEN];
+  snprintf(index_name, sizeof index_name, "%s_pkey", name);
+  Table table;
+  table.heap = table_open(RelationOid(schema, name), AccessShareLock);
+  table.primary_key = index_open(RelationOid(schema, index_name), AccessShareLock);
+  table.slot = table_slot_create(table.heap, nullptr);
+  return table;
+}
+
+void CloseTable(Table& table) {
+  ExecDropSingleTupleTableSlot(table.slot);
+  index_close(table.primary_key, AccessShareLock);
+  table_close(table.heap, AccessShareLock);
+}
+
+// Column is the attribute number of a column, found by name.
+AttrNumber Column(const Table& table, const char* name) {
+  const TupleDesc descriptor = RelationGetDescr(table.heap);
+  for (int i = 0; i < descriptor->natts; ++i) {
+    const Form_pg_attribute attribute = TupleDescAttr(descriptor, i);
+    if (!attribute->attisdropped && std::strcmp(NameStr(attribute->attname), name) == 0) return attribute->attnum;
+  }
+  ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
+                  errmsg("authflow: column %s of %s is missing", name, RelationGetRelationName(table.heap))));
+  pg_unreachable();
+}
+
+// FetchByKey reads the row whose primary key equals `key` (compared with `equality`) into the
+// table's slot; false when there is none visible to the statement's snapshot.
+bool FetchByKey(Table& table, RegProcedure equality, Datum key) {
+  ScanKeyData scan_key;
+  ScanKeyInit(&scan_key, 1, BTEqualStrategyNumber, equality, key);
+  IndexScanDesc scan = index_beginscan(table.heap, table.primary_key, GetActiveSnapshot(), 1, 0);
+  index_rescan(scan, &scan_key, 1, nullptr, 0);
+  const bool found = index_getnext_slot(scan, ForwardScanDirection, table.slot);
+  index_endscan(scan);
+  return found;
+}
+
+Datum Value(Table& table, const char* column, bool* is_null) {
+  return slot_getattr(table.slot, Column(table, column), is_null);
+}
+
+bool HashMatches(Datum stored, const authflow::Sha256Digest& expected) {
+  const struct varlena* hash = reinterpret_cast<struct varlena*>(DatumGetPointer(stored));
+  return authflow::secure_equal(VARDATA_ANY(hash), VARSIZE_ANY_EXHDR(hash), expected.data(), expected.size());
+}
+
+}  // namespace
+
+// authflow_session_validate returns the session of a live access token, or no row.
+AUTHFLOW_SQL_FUNCTION(authflow_session_validate) {
+  InitMaterializedSRF(fcinfo, 0);
+  ReturnSetInfo* result = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+
+  const struct varlena* argument = PG_GETARG_VARLENA_PP(0);
+  const std::optional<authflow::ParsedToken> token =
+      authflow::token_parse(std::string_view(VARDATA_ANY(argument), VARSIZE_ANY_EXHDR(argument)));
+  if (!token || token->kind != authflow::TokenKind::access) return static_cast<Datum>(0);
+  const authflow::Sha256Digest secret_hash = authflow::sha256(token->secret.data(), token->secret.size());
+  pg_uuid_t session_id;
+  std::memcpy(session_id.data, token->row_id.data(), sizeof session_id.data);
+
+  const Oid schema = get_namespace_oid("authflow", false);
+  const TimestampTz now = GetCurrentTransactionStartTimestamp();
+  Table sessions = OpenTable(schema, "sessions");
+  Table users = OpenTable(schema, "users");
+  Table tenants = OpenTable(schema, "tenants");
+
+  bool is_null;
+  if (FetchByKey(sessions, F_UUID_EQ, UUIDPGetDatum(&session_id)) &&
+      DatumGetTimestampTz(Value(sessions, "access_expires_at", &is_null)) > now &&
+      DatumGetTimestampTz(Value(sessions, "expires_at", &is_null)) > now &&
+      HashMatches(Value(sessions, "access_hash", &is_null), secret_hash) &&
+      FetchByKey(users, F_INT8EQ, Value(sessions, "user_key", &is_null)) &&
+      FetchByKey(tenants, F_INT4EQ, Value(users, "tenant_id", &is_null))) {
+    Datum values[8];
+    bool nulls[8] = {};
+    values[0] = Value(sessions, "session_id", &nulls[0]);
+    values[1] = Value(tenants, "name", &nulls[1]);
+    values[2] = Value(users, "user_id", &nulls[2]);
+    values[3] = Value(users, "handle", &nulls[3]);
+    values[4] = Value(users, "is_anonymous", &nulls[4]);
+    values[5] = Value(sessions, "access_expires_at", &nulls[5]);
+    values[6] = Value(sessions, "expires_at", &nulls[6]);
+    values[7] = Value(sessions, "created_at", &nulls[7]);
+    tuplestore_putvalues(result->setResult, result->setDesc, values, nulls);
+  }
+
+  CloseTable(tenants);
+  CloseTable(users);
+  CloseTable(sessions);
+  return static_cast<Datum>(0);
+}
