@@ -48,7 +48,42 @@ CREATE UNLOGGED TABLE authflow.sessions (
 COMMENT ON TABLE authflow.sessions IS 'One row per session; only hashes of token secrets; unlogged unless authflow.set_durable(true)';
 CREATE INDEX sessions_user_key ON authflow.sessions USING hash (user_key);
 
+-- One row per CLI login attempt (waiting -> completed -> used; expired at any point). Both codes
+-- carry attempt_id; only hashes of their secrets are stored. The CLI's tokens are not kept here:
+-- the successful poll creates a new session.
+CREATE UNLOGGED TABLE authflow.cli_attempts (
+  expires_at         timestamptz NOT NULL,
+  created_at         timestamptz NOT NULL,
+  completed_at       timestamptz,
+  used_at            timestamptz,
+  anon_claimed_at    timestamptz,
+  tenant_id          integer NOT NULL,
+  completed_user_key bigint,        -- the user who completed the attempt in the browser
+  anon_user_key      bigint,        -- the CLI's anonymous user, when it started with one
+  attempt_id         uuid NOT NULL PRIMARY KEY,
+  anon_session_id    uuid,          -- the CLI's anonymous session
+  polling_hash       bytea NOT NULL,
+  login_hash         bytea NOT NULL,
+  client             jsonb
+);
+COMMENT ON TABLE authflow.cli_attempts IS 'CLI login attempts; only hashes of the polling and login codes; unlogged unless authflow.set_durable(true)';
+
+-- Application tables holding user-owned rows, and how a merge of an anonymous user moves them.
+CREATE TABLE authflow.merge_rules (
+  target        regclass NOT NULL,
+  user_column   name NOT NULL,
+  key_columns   name[] NOT NULL DEFAULT '{}',
+  on_conflict   text NOT NULL DEFAULT 'keep_target' CHECK (on_conflict IN ('keep_target', 'keep_anonymous', 'error')),
+  is_credential boolean NOT NULL DEFAULT false,
+  tenant_column name,
+  created_at    timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (target, user_column)
+);
+COMMENT ON TABLE authflow.merge_rules IS 'Tables with user-owned rows that authflow.merge_anonymous_user moves (or, for credentials, deletes)';
+
 -- Application data that pg_dump must keep (the default tenant is re-created by CREATE EXTENSION).
 SELECT pg_catalog.pg_extension_config_dump('authflow.tenants', 'WHERE name <> ''default''');
 SELECT pg_catalog.pg_extension_config_dump('authflow.users', '');
 SELECT pg_catalog.pg_extension_config_dump('authflow.sessions', '');
+SELECT pg_catalog.pg_extension_config_dump('authflow.cli_attempts', '');
+SELECT pg_catalog.pg_extension_config_dump('authflow.merge_rules', '');

@@ -41,7 +41,13 @@ BEGIN
     RAISE EXCEPTION 'max_rows must be at least 1' USING ERRCODE = 'invalid_parameter_value';
   END IF;
   deleted := authflow.purge_rows('authflow.sessions', 'expires_at <= now()', max_rows);
-  deleted := deleted + authflow.purge_extra(max_rows - deleted);
+  deleted := deleted + authflow.purge_rows('authflow.cli_attempts', 'expires_at <= now()', max_rows - deleted);
+  -- Anonymous users nobody can sign in as any more, past their tenant's retention.
+  deleted := deleted + authflow.purge_rows('authflow.users',
+    'is_anonymous AND created_at < now() - (SELECT t.anonymous_user_retention FROM authflow.tenants AS t
+                                             WHERE t.tenant_id = users.tenant_id)
+     AND NOT EXISTS (SELECT 1 FROM authflow.sessions AS s WHERE s.user_key = users.user_key)',
+    max_rows - deleted);
   -- The scheduled job's own history: keep a day of it.
   IF to_regclass('cron.job_run_details') IS NOT NULL THEN
     DELETE FROM cron.job_run_details AS d
@@ -51,14 +57,7 @@ BEGIN
   RETURN deleted;
 END $$;
 COMMENT ON FUNCTION authflow.purge_expired(integer) IS
-  'Deletes up to max_rows expired rows (garbage only: every read checks expiry itself); the pg_cron job calls it every minute';
-
--- purge_extra is the purge of the other flows (CLI attempts, anonymous users), replaced by them.
-CREATE FUNCTION authflow.purge_extra(max_rows bigint)
-RETURNS bigint
-LANGUAGE sql VOLATILE
-RETURN 0;
-COMMENT ON FUNCTION authflow.purge_extra(bigint) IS 'Internal: purge of CLI attempts and anonymous users';
+  'Deletes up to max_rows expired sessions, expired CLI attempts and anonymous users without sessions past their tenant''s retention (garbage only: every read checks expiry itself); the pg_cron job calls it every minute';
 
 CREATE FUNCTION authflow.schedule_purge()
 RETURNS bigint
@@ -118,5 +117,5 @@ COMMENT ON FUNCTION authflow.set_durable(boolean) IS
 CREATE FUNCTION authflow.volatile_tables()
 RETURNS regclass[]
 LANGUAGE sql STABLE
-RETURN ARRAY['authflow.sessions'::regclass];
+RETURN ARRAY['authflow.sessions'::regclass, 'authflow.cli_attempts'::regclass];
 COMMENT ON FUNCTION authflow.volatile_tables() IS 'Internal: the tables that are unlogged unless set_durable(true)';

@@ -17,11 +17,15 @@ DECLARE
     'authflow.session_create(text, text, jsonb, text)', 'authflow.session_validate(text)',
     'authflow.session_refresh(text)', 'authflow.session_revoke(text)', 'authflow.session_revoke_all(text, text)',
     'authflow.session_list(text, text)', 'authflow.user_set_handle(text, text, text)',
-    'authflow.tenant_get(text)'];
+    'authflow.tenant_get(text)', 'authflow.user_create_anonymous(text)', 'authflow.user_upgrade(text, text, text)',
+    'authflow.cli_start(interval, text, jsonb, text)', 'authflow.cli_poll(text, text)', 'authflow.cli_check(text, text)',
+    'authflow.cli_claim_anon_session(text, text)', 'authflow.cli_complete(text, text, boolean, text)',
+    'authflow.merge_anonymous_user(text, text, text)'];
   admin text[] := ARRAY[
     'authflow.tenant_set(text, interval, interval, interval, interval, interval, interval, boolean)',
     'authflow.purge_expired(integer)', 'authflow.schedule_purge()', 'authflow.unschedule_purge()',
-    'authflow.set_durable(boolean)'];
+    'authflow.set_durable(boolean)', 'authflow.merge_rule_add(regclass, name, name[], text, boolean, name)',
+    'authflow.merge_rule_remove(regclass, name)'];
 BEGIN
   RETURN (SELECT array_agg(signature::regprocedure ORDER BY signature)
             FROM unnest(api || CASE WHEN include_admin THEN admin ELSE '{}' END) AS signature);
