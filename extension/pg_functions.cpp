@@ -33,7 +33,7 @@ TokenKind KindArgument(FunctionCallInfo fcinfo, int argument, const char* argume
   const std::string_view name = ArgumentView(fcinfo, argument);
   if (const auto kind = authflow::token_kind_from_name(name)) return *kind;
   static char message[128];
-  snprintf(message, sizeof message, "%s must be one of access, refresh, polling, login", argument_name);
+  snprintf(message, sizeof message, "%s must be one of access, refresh, polling, login, key", argument_name);
   throw authflow::Error(authflow::kInvalidParameter, message);
 }
 

@@ -19,6 +19,7 @@ constexpr KindInfo kKinds[] = {
     {TokenKind::refresh, "refresh", "afr"},
     {TokenKind::polling, "polling", "afp"},
     {TokenKind::login, "login", "afl"},
+    {TokenKind::key, "key", "afk"},
 };
 
 // Base64UrlValue is the 6-bit value of a base64url character, or -1.

@@ -1,7 +1,7 @@
 // token.hpp: authflow tokens, "<prefix>_<row id>_<secret>".
 //
 //   prefix  three letters naming the kind: afa (access), afr (refresh), afp (polling code),
-//           afl (login code)
+//           afl (login code), afk (API key)
 //   row id  the 16-byte id of the row the token belongs to, as 32 lowercase hex digits
 //   secret  32 bytes (256 bits) from the CSPRNG, base64url without padding (43 characters)
 //
@@ -18,7 +18,7 @@
 
 namespace authflow {
 
-enum class TokenKind : std::uint8_t { access, refresh, polling, login };
+enum class TokenKind : std::uint8_t { access, refresh, polling, login, key };
 
 inline constexpr std::size_t kRowIdSize = 16;
 inline constexpr std::size_t kSecretSize = 32;
@@ -30,7 +30,7 @@ inline constexpr std::size_t kTokenLength = kPrefixLength + 1 + kRowIdLength + 1
 using RowId = std::array<std::uint8_t, kRowIdSize>;
 using Secret = std::array<std::uint8_t, kSecretSize>;
 
-// token_kind_from_name maps "access", "refresh", "polling", "login" to a kind.
+// token_kind_from_name maps "access", "refresh", "polling", "login", "key" to a kind.
 std::optional<TokenKind> token_kind_from_name(std::string_view name) noexcept;
 // token_kind_name is the inverse of token_kind_from_name.
 std::string_view token_kind_name(TokenKind kind) noexcept;

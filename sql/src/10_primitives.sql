@@ -5,7 +5,7 @@ RETURNS text
 AS 'MODULE_PATHNAME', 'authflow_token_generate'
 LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION authflow.token_generate(text) IS
-  'A new token of kind access, refresh, polling or login for a random row id: <prefix>_<row id hex>_<256-bit secret, base64url>';
+  'A new token of kind access, refresh, polling, login or key for a random row id: <prefix>_<row id hex>_<256-bit secret, base64url>';
 
 CREATE FUNCTION authflow.token_generate(kind text, row_id uuid)
 RETURNS text

@@ -81,9 +81,21 @@ CREATE TABLE authflow.merge_rules (
 );
 COMMENT ON TABLE authflow.merge_rules IS 'Tables with user-owned rows that authflow.merge_anonymous_user moves (or, for credentials, deletes)';
 
+-- API keys for privileged HTTP calls (create a session, list or revoke a user's sessions).
+CREATE TABLE authflow.api_keys (
+  key_id     uuid NOT NULL PRIMARY KEY,
+  tenant_id  integer NOT NULL REFERENCES authflow.tenants ON DELETE CASCADE,
+  kind       text NOT NULL CHECK (kind IN ('server')),
+  key_hash   bytea NOT NULL,      -- SHA-256 of the key's secret
+  created_at timestamptz NOT NULL DEFAULT now(),
+  revoked_at timestamptz
+);
+COMMENT ON TABLE authflow.api_keys IS 'API keys per tenant; only hashes of their secrets';
+
 -- Application data that pg_dump must keep (the default tenant is re-created by CREATE EXTENSION).
 SELECT pg_catalog.pg_extension_config_dump('authflow.tenants', 'WHERE name <> ''default''');
 SELECT pg_catalog.pg_extension_config_dump('authflow.users', '');
 SELECT pg_catalog.pg_extension_config_dump('authflow.sessions', '');
 SELECT pg_catalog.pg_extension_config_dump('authflow.cli_attempts', '');
 SELECT pg_catalog.pg_extension_config_dump('authflow.merge_rules', '');
+SELECT pg_catalog.pg_extension_config_dump('authflow.api_keys', '');

@@ -20,12 +20,12 @@ DECLARE
     'authflow.tenant_get(text)', 'authflow.user_create_anonymous(text)', 'authflow.user_upgrade(text, text, text)',
     'authflow.cli_start(interval, text, jsonb, text)', 'authflow.cli_poll(text, text)', 'authflow.cli_check(text, text)',
     'authflow.cli_claim_anon_session(text, text)', 'authflow.cli_complete(text, text, boolean, text)',
-    'authflow.merge_anonymous_user(text, text, text)'];
+    'authflow.merge_anonymous_user(text, text, text)', 'authflow.http(text, text, jsonb, text)'];
   admin text[] := ARRAY[
     'authflow.tenant_set(text, interval, interval, interval, interval, interval, interval, boolean)',
     'authflow.purge_expired(integer)', 'authflow.schedule_purge()', 'authflow.unschedule_purge()',
     'authflow.set_durable(boolean)', 'authflow.merge_rule_add(regclass, name, name[], text, boolean, name)',
-    'authflow.merge_rule_remove(regclass, name)'];
+    'authflow.merge_rule_remove(regclass, name)', 'authflow.api_key_create(text, text)', 'authflow.api_key_revoke(text)'];
 BEGIN
   RETURN (SELECT array_agg(signature::regprocedure ORDER BY signature)
             FROM unnest(api || CASE WHEN include_admin THEN admin ELSE '{}' END) AS signature);
@@ -50,3 +50,19 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION authflow.grant_api(name, boolean) IS
   'GRANT EXECUTE on the API (with include_admin, also on tenant settings and maintenance) to a role';
+
+-- The gateway's role may call authflow.http and nothing else:
+--   CREATE ROLE authflow_gateway LOGIN PASSWORD '...';
+--   SELECT authflow.grant_http('authflow_gateway');
+CREATE FUNCTION authflow.grant_http(grantee name)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF grantee IS NULL OR NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = grantee) THEN
+    RAISE EXCEPTION 'role "%" does not exist', grantee USING ERRCODE = 'undefined_object';
+  END IF;
+  EXECUTE format('GRANT EXECUTE ON FUNCTION authflow.http(text, text, jsonb, text) TO %I', grantee);
+END $$;
+COMMENT ON FUNCTION authflow.grant_http(name) IS 'GRANT EXECUTE on authflow.http, and nothing else, to a role (the gateway''s)';

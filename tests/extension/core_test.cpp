@@ -62,7 +62,7 @@ TEST(SecureEqual, DifferentLengthsAreNotEqual) {
 }
 
 TEST(TokenKinds, NamesRoundTrip) {
-  for (const char* name : {"access", "refresh", "polling", "login"}) {
+  for (const char* name : {"access", "refresh", "polling", "login", "key"}) {
     const auto kind = authflow::token_kind_from_name(name);
     ASSERT_TRUE(kind.has_value()) << name;
     EXPECT_EQ(authflow::token_kind_name(*kind), name);
@@ -101,7 +101,8 @@ TEST_P(TokenFormat, ParsesBackToItsParts) {
 
 INSTANTIATE_TEST_SUITE_P(AllKinds, TokenFormat,
                          ::testing::Values(FormatCase{TokenKind::access, "afa"}, FormatCase{TokenKind::refresh, "afr"},
-                                           FormatCase{TokenKind::polling, "afp"}, FormatCase{TokenKind::login, "afl"}));
+                                           FormatCase{TokenKind::polling, "afp"}, FormatCase{TokenKind::login, "afl"},
+                                           FormatCase{TokenKind::key, "afk"}));
 
 TEST(TokenGeneration, HundredThousandTokensAreDistinct) {
   std::set<std::string> tokens;

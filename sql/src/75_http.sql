@@ -1,0 +1,386 @@
+-- HTTP: one entry point, authflow.http, for the gateway. Routing, JSON, status codes, cookies and
+-- key checks all live here, so the whole HTTP contract is testable in SQL and the gateway only
+-- carries requests. See docs/http-api.md.
+
+CREATE FUNCTION authflow.api_key_create(kind text DEFAULT 'server', tenant text DEFAULT 'default')
+RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  settings authflow.tenants := authflow.require_tenant(tenant);
+  id uuid := gen_random_uuid();
+  key record;
+BEGIN
+  IF kind IS NULL OR kind <> 'server' THEN
+    RAISE EXCEPTION 'kind must be server' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  SELECT * INTO key FROM authflow.token_issue('key', id);
+  INSERT INTO authflow.api_keys (key_id, tenant_id, kind, key_hash) VALUES (id, settings.tenant_id, kind, key.secret_hash);
+  RETURN key.token;
+END $$;
+COMMENT ON FUNCTION authflow.api_key_create(text, text) IS 'A new API key of a tenant, returned raw once (stored hashed)';
+
+CREATE FUNCTION authflow.api_key_revoke(key text)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  UPDATE authflow.api_keys AS k SET revoked_at = now()
+    FROM authflow.token_parse(key, 'key') AS p
+   WHERE k.key_id = p.row_id AND authflow.secure_equal(k.key_hash, p.secret_hash) AND k.revoked_at IS NULL;
+  RETURN FOUND;
+END $$;
+COMMENT ON FUNCTION authflow.api_key_revoke(text) IS 'Revokes an API key; false when it is unknown or already revoked';
+
+CREATE TYPE authflow.http_response AS (status integer, headers jsonb, body text);
+COMMENT ON TYPE authflow.http_response IS 'What authflow.http answers: status, headers (name to value, or to an array of values), body';
+
+CREATE FUNCTION authflow.http_json(status integer, body jsonb, extra_headers jsonb DEFAULT '{}')
+RETURNS authflow.http_response
+LANGUAGE sql IMMUTABLE
+RETURN ROW(status, jsonb_build_object('content-type', 'application/json') || extra_headers, body::text)::authflow.http_response;
+COMMENT ON FUNCTION authflow.http_json(integer, jsonb, jsonb) IS 'Internal: a response with a JSON body';
+
+CREATE FUNCTION authflow.http_error(status integer, code text, message text, extra_headers jsonb DEFAULT '{}')
+RETURNS authflow.http_response
+LANGUAGE sql IMMUTABLE
+RETURN authflow.http_json(status, jsonb_build_object('code', code, 'error', message),
+                          jsonb_build_object('x-known-error', code, 'x-stack-known-error', code) || extra_headers);
+COMMENT ON FUNCTION authflow.http_error(integer, text, text, jsonb) IS
+  'Internal: an error response {"code", "error"} with the code in x-known-error (and x-stack-known-error)';
+
+-- http_error_for maps an error raised while serving a request to a response, or NULL when it is
+-- not the client's mistake (serialization failures, deadlocks, bugs): those are raised again, for
+-- the gateway to retry or answer with a 5xx. Messages pass through only for errors authflow raises.
+CREATE FUNCTION authflow.http_error_for(state text, message text)
+RETURNS authflow.http_response
+LANGUAGE sql IMMUTABLE
+AS $$
+  SELECT CASE
+    WHEN m.code IS NOT NULL THEN authflow.http_error(m.status, m.code, message)
+    WHEN state = '22023' THEN authflow.http_error(400, 'INVALID_ARGUMENT', message)
+    WHEN state LIKE '22%' THEN authflow.http_error(400, 'INVALID_ARGUMENT', 'invalid value in the request')
+    WHEN state = '42501' THEN authflow.http_error(403, 'FORBIDDEN', 'forbidden')
+    WHEN state = '23505' THEN authflow.http_error(409, 'CONFLICT', 'conflict')
+  END
+  FROM (SELECT NULL) AS nothing
+  LEFT JOIN (VALUES
+    ('AF001', 400, 'INVALID_ANON_REFRESH_TOKEN'), ('AF002', 400, 'ANON_REFRESH_TOKEN_WRONG_PROJECT'),
+    ('AF003', 400, 'ANON_REFRESH_TOKEN_EXPIRED'), ('AF004', 400, 'REFRESH_TOKEN_NOT_ANONYMOUS'),
+    ('AF010', 400, 'INVALID_POLLING_CODE'),
+    ('AF020', 400, 'INVALID_LOGIN_CODE'), ('AF021', 400, 'NO_ANONYMOUS_SESSION'), ('AF022', 400, 'REFRESH_TOKEN_REQUIRED'),
+    ('AF023', 400, 'INVALID_REFRESH_TOKEN'), ('AF024', 400, 'PROJECT_ID_MISMATCH'), ('AF025', 400, 'REFRESH_TOKEN_WRONG_PROJECT'),
+    ('AF030', 400, 'USER_NOT_ANONYMOUS'), ('AF031', 400, 'USER_NOT_FOUND'), ('AF032', 409, 'MERGE_CONFLICT'),
+    ('AF033', 400, 'MERGE_RULE_BROKEN'),
+    ('AF400', 400, 'SCHEMA_ERROR'), ('AF413', 413, 'PAYLOAD_TOO_LARGE')) AS m(state, status, code) ON m.state = http_error_for.state
+$$;
+COMMENT ON FUNCTION authflow.http_error_for(text, text) IS 'Internal: the HTTP response for a SQLSTATE, NULL when it is no client error';
+
+-- Request bodies and their fields. Each failure is an AF400 (400 SCHEMA_ERROR) naming the field.
+CREATE FUNCTION authflow.http_body(body text)
+RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  parsed jsonb;
+BEGIN
+  IF octet_length(body) > 65536 THEN
+    RAISE EXCEPTION 'request body must be at most 65536 bytes' USING ERRCODE = 'AF413';
+  END IF;
+  IF body IS NULL OR btrim(body) = '' THEN
+    RETURN '{}';
+  END IF;
+  BEGIN
+    parsed := body::jsonb;
+  EXCEPTION WHEN invalid_text_representation OR untranslatable_character OR character_not_in_repertoire THEN
+    RAISE EXCEPTION 'request body is not valid JSON' USING ERRCODE = 'AF400';
+  END;
+  IF jsonb_typeof(parsed) <> 'object' THEN
+    RAISE EXCEPTION 'request body must be a JSON object' USING ERRCODE = 'AF400';
+  END IF;
+  RETURN parsed;
+END $$;
+COMMENT ON FUNCTION authflow.http_body(text) IS 'Internal: the JSON object of a request body ({} when empty); AF400 otherwise';
+
+CREATE FUNCTION authflow.http_field(body jsonb, field text, json_type text, required boolean DEFAULT false)
+RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  value jsonb := body -> field;
+BEGIN
+  IF value IS NULL OR jsonb_typeof(value) = 'null' THEN
+    IF required THEN
+      RAISE EXCEPTION '% is required', field USING ERRCODE = 'AF400';
+    END IF;
+    RETURN NULL;
+  END IF;
+  IF jsonb_typeof(value) <> json_type THEN
+    RAISE EXCEPTION '% must be a %', field, json_type USING ERRCODE = 'AF400';
+  END IF;
+  RETURN value;
+END $$;
+COMMENT ON FUNCTION authflow.http_field(jsonb, text, text, boolean) IS 'Internal: a field of a request body, of a JSON type; AF400 otherwise';
+
+CREATE FUNCTION authflow.http_string(body jsonb, field text, required boolean DEFAULT false)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+RETURN authflow.http_field(body, field, 'string', required) #>> '{}';
+COMMENT ON FUNCTION authflow.http_string(jsonb, text, boolean) IS 'Internal: a string field of a request body';
+
+-- The refresh-token cookie: HTTP-only, Secure, SameSite=Lax, sent only to the session routes.
+CREATE FUNCTION authflow.http_refresh_cookie(token text, expires_at timestamptz)
+RETURNS text
+LANGUAGE sql STABLE
+RETURN CASE WHEN token IS NULL
+            THEN 'authflow_refresh=; Path=/api/v1/sessions; Max-Age=0; HttpOnly; Secure; SameSite=Lax'
+            ELSE format('authflow_refresh=%s; Path=/api/v1/sessions; Max-Age=%s; HttpOnly; Secure; SameSite=Lax',
+                        token, greatest(0, floor(extract(epoch FROM expires_at - now())))::bigint) END;
+COMMENT ON FUNCTION authflow.http_refresh_cookie(text, timestamptz) IS 'Internal: Set-Cookie for the refresh token (NULL token: clear it)';
+
+CREATE FUNCTION authflow.http_refresh_token(headers jsonb)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+RETURN coalesce(headers ->> 'x-refresh-token',
+                substring(headers ->> 'cookie' FROM '(?:^|;)\s*authflow_refresh=([^;\s]+)'));
+COMMENT ON FUNCTION authflow.http_refresh_token(jsonb) IS 'Internal: the refresh token of a request: x-refresh-token, else the cookie';
+
+-- http_server_key_problem is NULL when the request carries a live server key of the tenant, else
+-- the error response.
+CREATE FUNCTION authflow.http_server_key_problem(headers jsonb, settings authflow.tenants)
+RETURNS authflow.http_response
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  presented text := coalesce(headers ->> 'x-server-key', headers ->> 'x-stack-secret-server-key');
+  key_tenant integer;
+BEGIN
+  IF presented IS NULL THEN
+    RETURN authflow.http_error(401, 'SERVER_KEY_REQUIRED', 'this route needs a server key (x-server-key)');
+  END IF;
+  SELECT k.tenant_id INTO key_tenant FROM authflow.token_parse(presented, 'key') AS p
+    JOIN authflow.api_keys AS k ON k.key_id = p.row_id
+   WHERE authflow.secure_equal(k.key_hash, p.secret_hash) AND k.revoked_at IS NULL AND k.kind = 'server';
+  IF NOT FOUND THEN
+    RETURN authflow.http_error(401, 'INVALID_SERVER_KEY', 'the server key is invalid or revoked');
+  ELSIF key_tenant <> settings.tenant_id THEN
+    RETURN authflow.http_error(403, 'SERVER_KEY_WRONG_PROJECT', 'the server key belongs to another project');
+  END IF;
+  RETURN NULL;
+END $$;
+COMMENT ON FUNCTION authflow.http_server_key_problem(jsonb, authflow.tenants) IS
+  'Internal: NULL when the request has a live server key of the tenant, else a 401/403 response';
+
+-- http_path_user_id decodes the {user_id} of /api/v1/users/{user_id}/sessions.
+CREATE FUNCTION authflow.http_path_user_id(path text)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  encoded text := substring(path FROM '^/api/v1/users/([^/]+)/sessions$');
+BEGIN
+  IF encoded ~ '%(?![0-9A-Fa-f]{2})' THEN
+    RAISE EXCEPTION 'user_id in the path is not properly percent-encoded' USING ERRCODE = 'AF400';
+  END IF;
+  RETURN convert_from(string_agg(CASE WHEN part[1] IS NOT NULL THEN decode(substr(part[1], 2), 'hex')
+                                      ELSE convert_to(part[2], 'UTF8') END, ''::bytea), 'UTF8')
+    FROM regexp_matches(encoded, '(%[0-9A-Fa-f]{2})|([^%]+)', 'g') AS part;
+END $$;
+COMMENT ON FUNCTION authflow.http_path_user_id(text) IS 'Internal: the percent-decoded user id of a /api/v1/users/{user_id}/sessions path';
+
+-- GET /api/v1/sessions/current, the hot route: no subtransaction, nothing raised.
+CREATE FUNCTION authflow.http_session_current(headers jsonb)
+RETURNS authflow.http_response
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  token text := substring(headers ->> 'authorization' FROM '^[Bb][Ee][Aa][Rr][Ee][Rr] +([^ ]+)$');
+  session record;
+  unauthorized constant jsonb := '{"www-authenticate": "Bearer"}';
+BEGIN
+  IF token IS NULL THEN
+    RETURN authflow.http_error(401, 'ACCESS_TOKEN_REQUIRED', 'an access token is required (Authorization: Bearer)', unauthorized);
+  END IF;
+  SELECT * INTO session FROM authflow.session_validate(token);
+  IF NOT FOUND OR session.tenant <> coalesce(headers ->> 'x-tenant-id', headers ->> 'x-stack-project-id', session.tenant) THEN
+    RETURN authflow.http_error(401, 'INVALID_ACCESS_TOKEN', 'the access token is invalid or expired', unauthorized);
+  END IF;
+  RETURN authflow.http_json(200, to_jsonb(session));
+END $$;
+COMMENT ON FUNCTION authflow.http_session_current(jsonb) IS 'Internal: GET /api/v1/sessions/current';
+
+-- http_route is the route template of a path and the methods it allows; NULL when unknown.
+CREATE FUNCTION authflow.http_route(path text, OUT template text, OUT methods text[])
+LANGUAGE sql IMMUTABLE
+AS $$
+  SELECT r.template, r.methods FROM (VALUES
+    ('/api/v1/auth/cli', '{POST}'::text[]),
+    ('/api/v1/auth/cli/poll', '{POST}'),
+    ('/api/v1/auth/cli/complete', '{POST}'),
+    ('/api/v1/auth/anonymous/sign-up', '{POST}'),
+    ('/api/v1/sessions', '{POST}'),
+    ('/api/v1/sessions/current', '{GET,DELETE}'),
+    ('/api/v1/sessions/current/refresh', '{POST}'),
+    ('/api/v1/users/{user_id}/sessions', '{GET,DELETE}'),
+    ('/healthz', '{GET}')) AS r(template, methods)
+  WHERE r.template = path OR (r.template = '/api/v1/users/{user_id}/sessions' AND path ~ '^/api/v1/users/[^/]+/sessions$')
+$$;
+COMMENT ON FUNCTION authflow.http_route(text) IS 'Internal: the route template of a path and its allowed methods';
+
+-- http_dispatch serves every route but the hot one; it may raise (authflow.http maps the error).
+CREATE FUNCTION authflow.http_dispatch(method text, template text, path text, headers jsonb, body text)
+RETURNS authflow.http_response
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  tenant_name text := coalesce(headers ->> 'x-tenant-id', headers ->> 'x-stack-project-id', 'default');
+  settings authflow.tenants;
+  request jsonb := '{}';
+  problem authflow.http_response;
+  millis numeric;
+  mode text;
+  token text;
+  result record;
+  revoked integer;
+BEGIN
+  IF template = '/healthz' THEN
+    RETURN authflow.http_json(200, '{"status": "ok"}');
+  END IF;
+  SELECT * INTO settings FROM authflow.tenants AS t WHERE t.name = tenant_name;
+  IF NOT FOUND THEN
+    RETURN authflow.http_error(400, 'PROJECT_NOT_FOUND', format('project "%s" does not exist', left(tenant_name, 128)));
+  END IF;
+  IF method = 'POST' THEN
+    request := authflow.http_body(body);
+  END IF;
+
+  CASE template
+  WHEN '/api/v1/auth/cli' THEN
+    millis := authflow.http_field(request, 'expires_in_millis', 'number')::numeric;
+    IF millis <= 0 OR millis > extract(epoch FROM settings.cli_attempt_max_ttl) * 1000 THEN
+      RAISE EXCEPTION 'expires_in_millis must be greater than 0 and at most %', extract(epoch FROM settings.cli_attempt_max_ttl) * 1000
+        USING ERRCODE = 'AF400';
+    END IF;
+    SELECT * INTO result FROM authflow.cli_start(make_interval(secs => millis / 1000),
+                                                 authflow.http_string(request, 'anon_refresh_token'), NULL, settings.name);
+    RETURN authflow.http_json(200, jsonb_build_object('polling_code', result.polling_code, 'login_code', result.login_code,
+                                                      'expires_at', result.expires_at));
+
+  WHEN '/api/v1/auth/cli/poll' THEN
+    SELECT * INTO result FROM authflow.cli_poll(authflow.http_string(request, 'polling_code', true), settings.name);
+    IF result.status = 'success' THEN
+      RETURN authflow.http_json(201, jsonb_build_object('status', result.status, 'refresh_token', result.refresh_token,
+                                                        'access_token', result.access_token));
+    END IF;
+    RETURN authflow.http_json(200, jsonb_build_object('status', result.status));
+
+  WHEN '/api/v1/auth/cli/complete' THEN
+    mode := coalesce(authflow.http_string(request, 'mode'), 'complete');
+    IF mode NOT IN ('check', 'claim-anon-session', 'complete') THEN
+      RAISE EXCEPTION 'mode must be check, claim-anon-session or complete' USING ERRCODE = 'AF400';
+    END IF;
+    token := authflow.http_string(request, 'login_code', true);
+    IF mode = 'check' THEN
+      RETURN authflow.http_json(200, jsonb_build_object('cli_session_state', authflow.cli_check(token, settings.name)));
+    ELSIF mode = 'claim-anon-session' THEN
+      SELECT * INTO result FROM authflow.cli_claim_anon_session(token, settings.name);
+      RETURN authflow.http_json(200, jsonb_build_object('access_token', result.access_token, 'refresh_token', result.refresh_token));
+    END IF;
+    PERFORM authflow.cli_complete(token, authflow.http_string(request, 'refresh_token'),
+                                  coalesce((authflow.http_field(request, 'merge', 'boolean'))::boolean, false), settings.name);
+    RETURN authflow.http_json(200, '{"success": true}');
+
+  WHEN '/api/v1/auth/anonymous/sign-up' THEN
+    SELECT * INTO result FROM authflow.user_create_anonymous(settings.name);
+    RETURN authflow.http_json(200, to_jsonb(result));
+
+  WHEN '/api/v1/sessions' THEN
+    problem := authflow.http_server_key_problem(headers, settings);
+    IF problem IS NOT NULL THEN RETURN problem; END IF;
+    SELECT * INTO result FROM authflow.session_create(
+      authflow.http_string(request, 'user_id', true), authflow.http_string(request, 'handle'),
+      authflow.http_field(request, 'client', 'object'), settings.name);
+    RETURN authflow.http_json(201, to_jsonb(result) || jsonb_build_object('user_id', request ->> 'user_id'));
+
+  WHEN '/api/v1/sessions/current' THEN  -- DELETE: log out; GET is served by authflow.http itself
+    token := authflow.http_refresh_token(headers);
+    IF token IS NOT NULL THEN
+      PERFORM authflow.session_revoke(token);
+    END IF;
+    RETURN ROW(204, jsonb_build_object('set-cookie', authflow.http_refresh_cookie(NULL, NULL)), NULL)::authflow.http_response;
+
+  WHEN '/api/v1/sessions/current/refresh' THEN
+    token := authflow.http_refresh_token(headers);
+    IF token IS NOT NULL THEN
+      SELECT * INTO result FROM authflow.session_refresh(token);
+    END IF;
+    IF token IS NULL OR result.session_id IS NULL THEN
+      RETURN authflow.http_error(401, CASE WHEN token IS NULL THEN 'REFRESH_TOKEN_REQUIRED' ELSE 'INVALID_REFRESH_TOKEN' END,
+                                 CASE WHEN token IS NULL THEN 'a refresh token is required (cookie or x-refresh-token)'
+                                      ELSE 'the refresh token is invalid or expired' END,
+                                 jsonb_build_object('set-cookie', authflow.http_refresh_cookie(NULL, NULL)));
+    END IF;
+    RETURN authflow.http_json(200, to_jsonb(result),
+                              jsonb_build_object('set-cookie', authflow.http_refresh_cookie(token, result.expires_at)));
+
+  WHEN '/api/v1/users/{user_id}/sessions' THEN
+    problem := authflow.http_server_key_problem(headers, settings);
+    IF problem IS NOT NULL THEN RETURN problem; END IF;
+    IF method = 'GET' THEN
+      RETURN authflow.http_json(200, jsonb_build_object('sessions', (
+        SELECT coalesce(jsonb_agg(to_jsonb(s)), '[]') FROM authflow.session_list(authflow.http_path_user_id(path), settings.name) AS s)));
+    END IF;
+    revoked := authflow.session_revoke_all(authflow.http_path_user_id(path), settings.name);
+    RETURN authflow.http_json(200, jsonb_build_object('deleted', revoked));
+  END CASE;
+END $$;
+COMMENT ON FUNCTION authflow.http_dispatch(text, text, text, jsonb, text) IS 'Internal: serves a routed request';
+
+CREATE FUNCTION authflow.http(method text, path text, headers jsonb, body text)
+RETURNS SETOF authflow.http_response
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  route_path text := split_part(path, '?', 1);
+  template text;
+  methods text[];
+  response authflow.http_response;
+  state text;
+  message text;
+BEGIN
+  SELECT r.template, r.methods INTO template, methods FROM authflow.http_route(route_path) AS r;
+  IF template IS NULL THEN
+    RETURN NEXT authflow.http_error(404, 'NOT_FOUND', 'no such route');
+    RETURN;
+  ELSIF method IS NULL OR NOT method = ANY (methods) THEN
+    response := authflow.http_error(405, 'METHOD_NOT_ALLOWED', 'method not allowed',
+                                    jsonb_build_object('allow', array_to_string(methods, ', ')));
+  ELSIF method = 'GET' AND template = '/api/v1/sessions/current' THEN
+    response := authflow.http_session_current(coalesce(headers, '{}'));
+  ELSE
+    -- A client's mistake rolls back what the request did (the block's subtransaction) and becomes
+    -- a 4xx; anything else is raised again for the gateway (retry on 40001/40P01, else 5xx).
+    BEGIN
+      response := authflow.http_dispatch(method, template, route_path, coalesce(headers, '{}'), body);
+    EXCEPTION WHEN OTHERS THEN
+      GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
+      response := authflow.http_error_for(state, message);
+      IF response IS NULL THEN
+        RAISE;
+      END IF;
+    END;
+  END IF;
+  response.headers := response.headers || jsonb_build_object('x-authflow-route', method || ' ' || template);
+  RETURN NEXT response;
+END $$;
+COMMENT ON FUNCTION authflow.http(text, text, jsonb, text) IS
+  'The HTTP API in one function: routes a request (method, path with optional query, lower-case headers, body) and returns status, headers and body. The gateway calls only this.';

@@ -1,0 +1,164 @@
+-- http.sql: the HTTP contract of authflow.http, route by route, error by error.
+BEGIN;
+SELECT plan(78);
+
+-- call(method, path, headers, body): the response as one row.
+CREATE FUNCTION pg_temp.call(method text, path text, headers jsonb DEFAULT '{}', body text DEFAULT '')
+RETURNS authflow.http_response LANGUAGE sql AS $$ SELECT * FROM authflow.http(method, path, headers, body) $$;
+CREATE FUNCTION pg_temp.json(r authflow.http_response) RETURNS jsonb LANGUAGE sql AS $$ SELECT r.body::jsonb $$;
+
+-- Routing.
+SELECT is((pg_temp.call('GET', '/api/v1/nothing-here')).status, 404, 'unknown route: 404');
+SELECT is(pg_temp.json(pg_temp.call('GET', '/api/v1/nothing-here')) ->> 'code', 'NOT_FOUND', '404 body has a code');
+SELECT is((pg_temp.call('GET', '/api/v1/auth/cli')).status, 405, 'wrong method: 405');
+SELECT is((pg_temp.call('PUT', '/api/v1/sessions/current')).headers ->> 'allow', 'GET, DELETE', '405 lists the allowed methods');
+SELECT is((pg_temp.call(NULL, NULL, NULL, NULL)).status, 404, 'all-NULL request: 404, no crash');
+SELECT is((pg_temp.call('POST', '/api/v1/auth/cli/poll', '{}', '{not json')).status, 400, 'invalid JSON: 400');
+SELECT is(pg_temp.json(pg_temp.call('POST', '/api/v1/auth/cli/poll', '{}', '{not json')) ->> 'code', 'SCHEMA_ERROR', 'invalid JSON: SCHEMA_ERROR');
+SELECT is((pg_temp.call('POST', '/api/v1/auth/cli/poll', '{}', '[1, 2]')).status, 400, 'a body that is not an object: 400');
+SELECT is((pg_temp.call('POST', '/api/v1/auth/cli/poll', '{}', '{"polling_code": 7}')).status, 400, 'a field of the wrong type: 400');
+SELECT is((pg_temp.call('POST', '/api/v1/auth/cli/poll', '{}', '{"polling_code": "' || repeat('a', 70000) || '"}')).status, 413,
+          'a body over 64 KiB: 413');
+SELECT is((pg_temp.call('POST', '/api/v1/auth/cli', '{"x-tenant-id": "no-such-project"}', '{}')).status, 400, 'unknown tenant: 400');
+SELECT is((pg_temp.call('GET', '/healthz')).status, 200, 'healthz');
+SELECT is((pg_temp.call('POST', '/api/v1/auth/cli?x=1', '{}', '')).status, 200, 'a query string does not change the route');
+SELECT is((pg_temp.call('POST', '/api/v1/auth/cli')).headers ->> 'x-authflow-route', 'POST /api/v1/auth/cli',
+          'responses name their route template for the gateway''s metrics');
+
+-- POST /api/v1/auth/cli
+CREATE TEMP TABLE started AS SELECT pg_temp.json(pg_temp.call('POST', '/api/v1/auth/cli', '{}', '{}')) AS j;
+SELECT ok((SELECT j ->> 'polling_code' LIKE 'afp\_%' AND j ->> 'login_code' LIKE 'afl\_%' FROM started), 'start: both codes');
+SELECT ok((SELECT (j ->> 'expires_at')::timestamptz = now() + interval '2 hours' FROM started), 'start: expires_at, ISO 8601, 2 hours');
+SELECT ok((SELECT (pg_temp.json(pg_temp.call('POST', '/api/v1/auth/cli', '{}', '{"expires_in_millis": 60000}')) ->> 'expires_at')::timestamptz
+                  = now() + interval '1 minute'), 'start: expires_in_millis');
+SELECT is((pg_temp.call('POST', '/api/v1/auth/cli', '{}', '{"expires_in_millis": 86400001}')).status, 400, 'start: over 24 hours is 400');
+SELECT is((pg_temp.call('POST', '/api/v1/auth/cli', '{}', '{"expires_in_millis": -5}')).status, 400, 'start: negative is 400');
+SELECT is((pg_temp.call('POST', '/api/v1/auth/cli', '{}', '{"expires_in_millis": "soon"}')).status, 400, 'start: a string is 400');
+SELECT is(pg_temp.json(pg_temp.call('POST', '/api/v1/auth/cli', '{}', '{"anon_refresh_token": "garbage"}')),
+          '{"code": "INVALID_ANON_REFRESH_TOKEN", "error": "Invalid anon refresh token"}', 'start: invalid anon token');
+SELECT is((pg_temp.call('POST', '/api/v1/auth/cli', '{}', '')).status, 200, 'start: an empty body is {}');
+
+-- POST /api/v1/auth/cli/poll
+SELECT is((pg_temp.call('POST', '/api/v1/auth/cli/poll', '{}', (SELECT jsonb_build_object('polling_code', j -> 'polling_code')::text FROM started))).body::jsonb,
+          '{"status": "waiting"}', 'poll: waiting, 200');
+CREATE TEMP TABLE unknown_poll AS SELECT * FROM pg_temp.call('POST', '/api/v1/auth/cli/poll', '{}', '{"polling_code": "nope"}');
+SELECT is((SELECT status FROM unknown_poll), 400, 'poll of an unknown code: 400');
+SELECT is((SELECT body::jsonb FROM unknown_poll),
+          '{"code": "INVALID_POLLING_CODE", "error": "The polling code is invalid or does not exist."}', 'poll: Stack''s error body');
+SELECT is((SELECT headers ->> 'x-stack-known-error' FROM unknown_poll), 'INVALID_POLLING_CODE', 'poll: x-stack-known-error');
+SELECT is((SELECT headers ->> 'x-known-error' FROM unknown_poll), 'INVALID_POLLING_CODE', 'poll: x-known-error');
+SELECT is((pg_temp.call('POST', '/api/v1/auth/cli/poll', '{}', '{}')).status, 400, 'poll without polling_code: 400');
+
+-- POST /api/v1/auth/cli/complete
+CREATE TEMP TABLE browser AS SELECT * FROM authflow.session_create('did:plc:http-browser');
+CREATE FUNCTION pg_temp.complete(fields jsonb) RETURNS authflow.http_response LANGUAGE sql AS $$
+  SELECT pg_temp.call('POST', '/api/v1/auth/cli/complete', '{}',
+                      (jsonb_build_object('login_code', (SELECT j ->> 'login_code' FROM started)) || fields)::text) $$;
+SELECT is(pg_temp.json(pg_temp.complete('{"mode": "check"}')), '{"cli_session_state": "none"}', 'complete/check: none');
+SELECT is(pg_temp.json(pg_temp.complete('{"mode": "claim-anon-session"}')),
+          '{"code": "NO_ANONYMOUS_SESSION", "error": "No anonymous session associated with this code"}', 'complete/claim without anon: 400');
+SELECT is(pg_temp.json(pg_temp.complete('{}')),
+          '{"code": "REFRESH_TOKEN_REQUIRED", "error": "refresh_token is required when mode is ''complete''"}', 'complete without refresh_token');
+SELECT is((pg_temp.complete('{"refresh_token": "afr_nope"}')).status, 400, 'complete with an invalid refresh token: 400');
+SELECT is(pg_temp.json(pg_temp.complete('{"refresh_token": "afr_nope"}')) ->> 'error', 'Invalid refresh token', '... Stack''s message');
+SELECT is((pg_temp.complete('{"mode": "steal"}')).status, 400, 'complete with an unknown mode: 400');
+SELECT is((pg_temp.complete('{"merge": "yes", "refresh_token": "x"}')).status, 400, 'merge must be a boolean');
+SELECT is(pg_temp.json(pg_temp.complete(jsonb_build_object('refresh_token', (SELECT refresh_token FROM browser)))),
+          '{"success": true}', 'complete: success');
+SELECT is(pg_temp.json(pg_temp.complete(jsonb_build_object('refresh_token', (SELECT refresh_token FROM browser)))) ->> 'error',
+          'Invalid login code or the code has expired', 'a second complete: Stack''s message');
+SELECT is((pg_temp.call('POST', '/api/v1/auth/cli/complete', '{}', '{"login_code": "afl_x", "mode": "check"}')).status, 400,
+          'check of an unknown login code: 400');
+CREATE TEMP TABLE polled AS SELECT * FROM pg_temp.call('POST', '/api/v1/auth/cli/poll', '{}',
+  (SELECT jsonb_build_object('polling_code', j -> 'polling_code')::text FROM started));
+SELECT is((SELECT status FROM polled), 201, 'poll after completion: 201');
+SELECT ok((SELECT body::jsonb ->> 'status' = 'success' AND body::jsonb ->> 'refresh_token' LIKE 'afr\_%'
+                  AND body::jsonb ->> 'access_token' LIKE 'afa\_%' FROM polled), 'poll: success with both tokens');
+SELECT is(pg_temp.json(pg_temp.call('POST', '/api/v1/auth/cli/poll', '{}',
+  (SELECT jsonb_build_object('polling_code', j -> 'polling_code')::text FROM started))), '{"status": "used"}', 'poll again: used');
+
+-- The anonymous flow over HTTP: sign-up, start with the anon token, check, claim.
+CREATE TEMP TABLE anon AS SELECT pg_temp.json(pg_temp.call('POST', '/api/v1/auth/anonymous/sign-up')) AS j;
+SELECT ok((SELECT j ->> 'refresh_token' LIKE 'afr\_%' AND j ? 'user_id' FROM anon), 'anonymous sign-up returns a user and tokens');
+CREATE TEMP TABLE anon_started AS
+  SELECT pg_temp.json(pg_temp.call('POST', '/api/v1/auth/cli', '{}', (SELECT jsonb_build_object('anon_refresh_token', j -> 'refresh_token')::text FROM anon))) AS j;
+SELECT is(pg_temp.json(pg_temp.call('POST', '/api/v1/auth/cli/complete', '{}',
+  (SELECT jsonb_build_object('login_code', j -> 'login_code', 'mode', 'check')::text FROM anon_started))), '{"cli_session_state": "anonymous"}',
+  'check: anonymous');
+SELECT ok((pg_temp.json(pg_temp.call('POST', '/api/v1/auth/cli/complete', '{}',
+  (SELECT jsonb_build_object('login_code', j -> 'login_code', 'mode', 'claim-anon-session')::text FROM anon_started)))) ?& ARRAY['access_token', 'refresh_token'],
+  'claim-anon-session: tokens');
+
+-- POST /api/v1/sessions (server key)
+CREATE TEMP TABLE keys AS SELECT authflow.api_key_create() AS server_key;
+SELECT lives_ok($$SELECT authflow.tenant_set('http-other')$$, 'a second tenant');
+INSERT INTO keys SELECT authflow.api_key_create('server', 'http-other');
+CREATE FUNCTION pg_temp.create_session(key text, body text, extra jsonb DEFAULT '{}') RETURNS authflow.http_response LANGUAGE sql AS $$
+  SELECT pg_temp.call('POST', '/api/v1/sessions', jsonb_strip_nulls(jsonb_build_object('x-server-key', key)) || extra, body) $$;
+SELECT is((pg_temp.create_session(NULL, '{"user_id": "did:plc:h1"}')).status, 401, 'create without a server key: 401');
+SELECT is((pg_temp.create_session('afk_bad', '{"user_id": "did:plc:h1"}')).status, 401, 'create with a bad key: 401');
+SELECT is((pg_temp.create_session((SELECT server_key FROM keys OFFSET 1 LIMIT 1), '{"user_id": "did:plc:h1"}')).status, 403,
+          'create with a key of another tenant: 403');
+SELECT is((pg_temp.create_session((SELECT server_key FROM keys LIMIT 1), '{}')).status, 400, 'create without user_id: 400');
+SELECT is((pg_temp.create_session((SELECT server_key FROM keys LIMIT 1), '{"user_id": "did:plc:h1", "client": [1]}')).status, 400,
+          'create with a client that is not an object: 400');
+SELECT is((SELECT count(*) FROM authflow.users WHERE user_id = 'did:plc:h1'), 0::bigint, 'refused requests created nothing');
+CREATE TEMP TABLE created AS
+  SELECT pg_temp.json(pg_temp.create_session((SELECT server_key FROM keys LIMIT 1), '{"user_id": "did:plc:h1", "handle": "h1.test"}')) AS j;
+SELECT ok((SELECT j ->> 'access_token' LIKE 'afa\_%' AND j ->> 'user_id' = 'did:plc:h1' FROM created), 'create with the key: tokens');
+SELECT is((pg_temp.create_session(NULL, '{"user_id": "did:plc:h1"}', (SELECT jsonb_build_object('x-stack-secret-server-key', server_key) FROM keys LIMIT 1))).status,
+          201, 'x-stack-secret-server-key is accepted');
+
+-- GET /api/v1/sessions/current
+CREATE FUNCTION pg_temp.current(token text, extra jsonb DEFAULT '{}') RETURNS authflow.http_response LANGUAGE sql AS $$
+  SELECT pg_temp.call('GET', '/api/v1/sessions/current', jsonb_build_object('authorization', 'Bearer ' || token) || extra) $$;
+SELECT is((pg_temp.call('GET', '/api/v1/sessions/current')).status, 401, 'current without a token: 401');
+SELECT is((pg_temp.current((SELECT j ->> 'access_token' FROM created))).status, 200, 'current with a valid token: 200');
+SELECT is(pg_temp.json(pg_temp.current((SELECT j ->> 'access_token' FROM created))) ->> 'handle', 'h1.test', 'current: the session');
+SELECT is((pg_temp.current((SELECT j ->> 'refresh_token' FROM created))).status, 401, 'a refresh token as bearer: 401');
+SELECT is((pg_temp.current((SELECT j ->> 'access_token' FROM created), '{"x-tenant-id": "http-other"}')).status, 401,
+          'a token of another tenant than the header''s: 401');
+SELECT is((pg_temp.current(repeat('z', 100000))).status, 401, 'a huge bearer: 401');
+
+-- POST /api/v1/sessions/current/refresh, with the cookie and with x-refresh-token
+CREATE TEMP TABLE refreshed AS SELECT * FROM pg_temp.call('POST', '/api/v1/sessions/current/refresh',
+  (SELECT jsonb_build_object('cookie', 'theme=dark; authflow_refresh=' || (j ->> 'refresh_token') || '; other=1') FROM created));
+SELECT is((SELECT status FROM refreshed), 200, 'refresh with the cookie: 200');
+SELECT matches((SELECT headers ->> 'set-cookie' FROM refreshed),
+               '^authflow_refresh=afr_[^;]+; Path=/api/v1/sessions; Max-Age=6048\d\d; HttpOnly; Secure; SameSite=Lax$',
+               'refresh re-sets the HTTP-only, Secure, SameSite=Lax cookie');
+SELECT is((pg_temp.current((SELECT j ->> 'access_token' FROM created))).status, 401, 'the previous access token is dead');
+SELECT is((pg_temp.current((SELECT body::jsonb ->> 'access_token' FROM refreshed))).status, 200, 'the new one works');
+SELECT is((pg_temp.call('POST', '/api/v1/sessions/current/refresh', (SELECT jsonb_build_object('x-refresh-token', j ->> 'refresh_token') FROM created))).status,
+          200, 'refresh with x-refresh-token: 200');
+CREATE TEMP TABLE refused AS SELECT * FROM pg_temp.call('POST', '/api/v1/sessions/current/refresh', '{"x-refresh-token": "afr_nope"}');
+SELECT is((SELECT status FROM refused), 401, 'refresh with an invalid token: 401');
+SELECT matches((SELECT headers ->> 'set-cookie' FROM refused), '^authflow_refresh=; .*Max-Age=0', '... and the cookie is cleared');
+SELECT is((pg_temp.call('POST', '/api/v1/sessions/current/refresh')).status, 401, 'refresh without a token: 401');
+
+-- GET / DELETE /api/v1/users/{user_id}/sessions (server key), then DELETE /api/v1/sessions/current
+CREATE FUNCTION pg_temp.user_sessions(method text, key text) RETURNS authflow.http_response LANGUAGE sql AS $$
+  SELECT pg_temp.call(method, '/api/v1/users/did%3Aplc%3Ah1/sessions', jsonb_strip_nulls(jsonb_build_object('x-server-key', key))) $$;
+SELECT is((pg_temp.user_sessions('GET', NULL)).status, 401, 'list without a key: 401');
+SELECT is(jsonb_array_length(pg_temp.json(pg_temp.user_sessions('GET', (SELECT server_key FROM keys LIMIT 1))) -> 'sessions'), 2,
+          'list: the user''s sessions (percent-decoded user id)');
+SELECT is((pg_temp.call('DELETE', '/api/v1/sessions/current', (SELECT jsonb_build_object('x-refresh-token', j ->> 'refresh_token') FROM created))).status,
+          204, 'logout: 204');
+SELECT is((pg_temp.call('DELETE', '/api/v1/sessions/current')).headers ->> 'set-cookie',
+          'authflow_refresh=; Path=/api/v1/sessions; Max-Age=0; HttpOnly; Secure; SameSite=Lax', 'logout without a token: 204, cookie cleared');
+SELECT is(pg_temp.json(pg_temp.user_sessions('DELETE', (SELECT server_key FROM keys LIMIT 1))), '{"deleted": 1}', 'revoke all: the count');
+SELECT is((pg_temp.call('GET', '/api/v1/users/bad%zzencoding/sessions', (SELECT jsonb_build_object('x-server-key', server_key) FROM keys LIMIT 1))).status,
+          400, 'a badly encoded user id: 400');
+SELECT ok(authflow.api_key_revoke((SELECT server_key FROM keys LIMIT 1)), 'api_key_revoke');
+SELECT is((pg_temp.user_sessions('GET', (SELECT server_key FROM keys LIMIT 1))).status, 401, 'a revoked key: 401');
+
+-- The gateway's role may call authflow.http and nothing else.
+CREATE ROLE authflow_test_gateway NOLOGIN;
+SELECT lives_ok($$SELECT authflow.grant_http('authflow_test_gateway')$$, 'grant_http');
+SET LOCAL ROLE authflow_test_gateway;
+SELECT is((SELECT status FROM authflow.http('GET', '/healthz', '{}', '')), 200, 'the gateway role calls authflow.http');
+SELECT throws_ok($$SELECT * FROM authflow.session_validate('x')$$, '42501', NULL, 'but nothing else');
+RESET ROLE;
+
+SELECT * FROM finish();
+ROLLBACK;
