@@ -216,11 +216,12 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION authflow.http_session_current(jsonb) IS 'Internal: GET /api/v1/sessions/current';
 
--- http_route is the route template of a path and the methods it allows; NULL when unknown.
-CREATE FUNCTION authflow.http_route(path text, OUT template text, OUT methods text[])
+-- http_routes is every route authflow.http serves: its path template and allowed methods.
+CREATE FUNCTION authflow.http_routes()
+RETURNS TABLE (template text, methods text[])
 LANGUAGE sql IMMUTABLE
 AS $$
-  SELECT r.template, r.methods FROM (VALUES
+  VALUES
     ('/api/v1/auth/cli', '{POST}'::text[]),
     ('/api/v1/auth/cli/poll', '{POST}'),
     ('/api/v1/auth/cli/complete', '{POST}'),
@@ -229,8 +230,17 @@ AS $$
     ('/api/v1/sessions/current', '{GET,DELETE}'),
     ('/api/v1/sessions/current/refresh', '{POST}'),
     ('/api/v1/users/{user_id}/sessions', '{GET,DELETE}'),
-    ('/healthz', '{GET}')) AS r(template, methods)
-  WHERE r.template = path OR (r.template = '/api/v1/users/{user_id}/sessions' AND path ~ '^/api/v1/users/[^/]+/sessions$')
+    ('/healthz', '{GET}')
+$$;
+COMMENT ON FUNCTION authflow.http_routes() IS 'Every route authflow.http serves, with its allowed methods';
+
+-- http_route is the route of a path: its template and methods; no row when unknown.
+CREATE FUNCTION authflow.http_route(path text)
+RETURNS TABLE (template text, methods text[])
+LANGUAGE sql IMMUTABLE
+AS $$
+  SELECT r.template, r.methods FROM authflow.http_routes() AS r
+   WHERE r.template = path OR (r.template = '/api/v1/users/{user_id}/sessions' AND path ~ '^/api/v1/users/[^/]+/sessions$')
 $$;
 COMMENT ON FUNCTION authflow.http_route(text) IS 'Internal: the route template of a path and its allowed methods';
 
