@@ -85,6 +85,34 @@ LANGUAGE C STABLE STRICT PARALLEL SAFE ROWS 1;
 COMMENT ON FUNCTION authflow.session_validate(text) IS
   'The session of a live access token; no row when the token is unknown, malformed, of another kind, expired, replaced or revoked. Reads only.';
 
+-- session_validate_routed answers exactly like session_validate, through the planner: the token
+-- is parsed first, so each statement carries the session id as a parameter. On a cluster where
+-- sessions are sharded by session_id (Citus), that routes it to one shard, where the C++ version,
+-- which reads local tables directly, would see none. See docs/scale-out.md.
+CREATE FUNCTION authflow.session_validate_routed(access_token text)
+RETURNS TABLE (session_id uuid, tenant text, user_id text, handle text, is_anonymous boolean,
+               access_expires_at timestamptz, expires_at timestamptz, created_at timestamptz)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  token record;
+BEGIN
+  SELECT * INTO token FROM authflow.token_parse(access_token, 'access');
+  IF token.row_id IS NULL THEN
+    RETURN;
+  END IF;
+  RETURN QUERY
+    SELECT s.session_id, t.name, u.user_id, u.handle, u.is_anonymous, s.access_expires_at, s.expires_at, s.created_at
+      FROM authflow.sessions AS s
+      JOIN authflow.users AS u ON u.user_key = s.user_key
+      JOIN authflow.tenants AS t ON t.tenant_id = u.tenant_id
+     WHERE s.session_id = token.row_id AND s.access_expires_at > now() AND s.expires_at > now()
+       AND authflow.secure_equal(s.access_hash, token.secret_hash);
+END $$;
+COMMENT ON FUNCTION authflow.session_validate_routed(text) IS
+  'The same as session_validate, planned as ordinary queries keyed by the session id: for sharded (Citus) deployments';
+
 CREATE FUNCTION authflow.session_refresh(refresh_token text)
 RETURNS TABLE (session_id uuid, user_id text, handle text, access_token text, access_expires_at timestamptz,
                expires_at timestamptz, created_at timestamptz)

@@ -14,7 +14,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   api text[] := ARRAY[
-    'authflow.session_create(text, text, jsonb, text)', 'authflow.session_validate(text)',
+    'authflow.session_create(text, text, jsonb, text)', 'authflow.session_validate(text)', 'authflow.session_validate_routed(text)',
     'authflow.session_refresh(text)', 'authflow.session_revoke(text)', 'authflow.session_revoke_all(text, text)',
     'authflow.session_list(text, text)', 'authflow.user_set_handle(text, text, text)',
     'authflow.tenant_get(text)', 'authflow.user_create_anonymous(text)', 'authflow.user_upgrade(text, text, text)',

@@ -1,6 +1,6 @@
 -- sessions.sql: the session store's contract, case by case.
 BEGIN;
-SELECT plan(63);
+SELECT plan(65);
 
 -- Signatures.
 SELECT has_function('authflow', 'session_create', ARRAY['text', 'text', 'jsonb', 'text'], 'session_create');
@@ -119,6 +119,18 @@ UPDATE authflow.sessions SET expires_at = now() - interval '1 second'
 SELECT is(authflow.session_revoke_all('did:plc:bob'), 4, 'session_revoke_all counts the live sessions it deleted');
 SELECT is(authflow.session_revoke_all('did:plc:bob'), 0, 'a second revoke_all deletes nothing');
 SELECT is(authflow.session_revoke_all('did:plc:bob', 'capped'), 0, 'revoke_all stays within its tenant');
+
+-- The planner-routed variant answers exactly like the C++ hot path, token by token.
+CREATE TEMP TABLE probe_tokens AS
+  SELECT access_token AS token FROM alice UNION ALL SELECT access_token FROM alice2 UNION ALL SELECT access_token FROM refreshed
+  UNION ALL SELECT access_token FROM capped UNION ALL SELECT access_token FROM capped2 UNION ALL SELECT refresh_token FROM capped2
+  UNION ALL SELECT access_token FROM bob UNION ALL SELECT NULL UNION ALL SELECT '' UNION ALL SELECT authflow.token_generate('access')
+  UNION ALL SELECT left(access_token, 40) || 'A' FROM capped2;
+SELECT cmp_ok((SELECT count(*) FROM probe_tokens, LATERAL authflow.session_validate(token)), '>', 0::bigint,
+              'some probe tokens are live');
+SELECT set_eq($$SELECT v.* FROM probe_tokens, LATERAL authflow.session_validate(token) AS v$$,
+              $$SELECT v.* FROM probe_tokens, LATERAL authflow.session_validate_routed(token) AS v$$,
+              'session_validate_routed returns what session_validate returns');
 
 -- Bad input: a named 22023, and nothing changed.
 CREATE TEMP TABLE before AS SELECT (SELECT count(*) FROM authflow.sessions) AS sessions, (SELECT count(*) FROM authflow.users) AS users;
