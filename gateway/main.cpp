@@ -10,8 +10,10 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <thread>
 #include <vector>
@@ -46,6 +48,13 @@ int main(int argc, char **argv) {
     return parsed.exit_code;
   }
   const Config config = *parsed.config;
+
+  // A database host that drops packets must not hold a worker in connect() for minutes:
+  // unless the conninfo or the environment says otherwise, give up after the request timeout.
+  if (std::getenv("PGCONNECT_TIMEOUT") == nullptr) {
+    auto seconds = std::max<long long>(2, (config.request_timeout.count() + 999) / 1000);
+    setenv("PGCONNECT_TIMEOUT", std::to_string(seconds).c_str(), 0);
+  }
 
   // A database connection that breaks mid-write must not kill the process.
   std::signal(SIGPIPE, SIG_IGN);

@@ -22,9 +22,11 @@ public:
   // record_retry counts one retried call by reason (serialization_failure, deadlock, ...).
   void record_retry(const std::string &reason);
 
-  // set_pool_size, pool_busy_* and pool_waiting_* keep the pool gauges current.
+  // set_pool_size sets the pool size gauge.
   void set_pool_size(std::size_t size) { pool_size_ = static_cast<std::int64_t>(size); }
+  // pool_busy_add moves the connections-in-use gauge.
   void pool_busy_add(std::int64_t delta) { pool_busy_ += delta; }
+  // pool_waiting_add moves the waiting-requests gauge.
   void pool_waiting_add(std::int64_t delta) { pool_waiting_ += delta; }
 
   // render writes every metric in the Prometheus text exposition format 0.0.4.

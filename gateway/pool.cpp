@@ -1,6 +1,8 @@
 // pool.cpp: see pool.hpp.
 #include "pool.hpp"
 
+#include <algorithm>
+
 namespace authflow::gateway {
 
 // connection opens lazily so that a gateway started before its database still comes up.
@@ -32,6 +34,7 @@ ConnectionPool::ConnectionPool(std::string conninfo, DatabaseSlot::Setup setup, 
   for (auto &slot : slots_) {
     workers_.emplace_back([this, raw = slot.get()] { work(*raw); });
   }
+  reaper_ = std::thread([this] { expire_overdue(); });
 }
 
 // ~ConnectionPool stops the workers if stop() was not called.
@@ -54,10 +57,13 @@ void ConnectionPool::stop() {
     stopping_ = true;
   }
   ready_.notify_all();
+  stop_requested_.notify_all();
   for (auto &worker : workers_) {
     if (worker.joinable())
       worker.join();
   }
+  if (reaper_.joinable())
+    reaper_.join();
   for (auto &slot : slots_)
     slot->discard();
 }
@@ -82,6 +88,28 @@ void ConnectionPool::work(DatabaseSlot &slot) {
     metrics_.pool_busy_add(1);
     task.run(slot);
     metrics_.pool_busy_add(-1);
+  }
+}
+
+// expire_overdue checks the head of the queue a few times per wait limit; the queue is in
+// arrival order, so the overdue calls are all at its front.
+void ConnectionPool::expire_overdue() {
+  auto period = std::clamp(wait_limit_ / 10, std::chrono::milliseconds(5), std::chrono::milliseconds(100));
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (!stop_requested_.wait_for(lock, period, [this] { return stopping_; })) {
+    std::vector<Task> overdue;
+    auto now = std::chrono::steady_clock::now();
+    while (!queue_.empty() && now - queue_.front().queued > wait_limit_) {
+      overdue.push_back(std::move(queue_.front()));
+      queue_.pop_front();
+    }
+    if (overdue.empty())
+      continue;
+    lock.unlock();
+    metrics_.pool_waiting_add(-static_cast<std::int64_t>(overdue.size()));
+    for (auto &task : overdue)
+      task.expire();
+    lock.lock();
   }
 }
 

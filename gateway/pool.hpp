@@ -66,6 +66,9 @@ private:
   // work is the loop of one worker thread.
   void work(DatabaseSlot &slot);
 
+  // expire_overdue answers, at their deadline, calls still queued because every connection is busy.
+  void expire_overdue();
+
   std::chrono::milliseconds wait_limit_;
   Metrics &metrics_;
   std::mutex mutex_;
@@ -74,6 +77,8 @@ private:
   bool stopping_ = false;
   std::vector<std::unique_ptr<DatabaseSlot>> slots_;
   std::vector<std::thread> workers_;
+  std::condition_variable stop_requested_;
+  std::thread reaper_;
 };
 
 } // namespace authflow::gateway

@@ -48,6 +48,7 @@ public:
   void remember(const std::shared_ptr<Session> &session);
   void forget(const Session *session);
 
+  // services gives connections the pool, the forwarder, the metrics and the log.
   Services &services() { return services_; }
 
 private:

@@ -22,6 +22,7 @@ constexpr int requests_per_connection = 3;
 // Connection is one asynchronous client: connect, wait until all are connected, then send its
 // requests one after the other on the same connection.
 struct Connection : std::enable_shared_from_this<Connection> {
+  // Connection makes an unconnected client.
   Connection(net::io_context &io, int index) : stream(io), index(index) {}
 
   // connect opens the socket; done() is called either way.

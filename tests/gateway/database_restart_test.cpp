@@ -21,6 +21,7 @@ using std::chrono::seconds;
 
 // ClusterRestarter starts the cluster again however the test ends.
 struct ClusterRestarter {
+  // ~ClusterRestarter runs "scripts/cluster start" (harmless when it runs already).
   ~ClusterRestarter() { cluster_command("start"); }
 };
 

@@ -16,12 +16,15 @@ using nlohmann::json;
 
 class Forwarding : public ::testing::Test {
 protected:
+  // SetUpTestSuite starts one gateway for the whole suite.
   static void SetUpTestSuite() {
     gateway_ = std::make_unique<GatewayProcess>(
         std::vector<std::string>{"--http-function", test_function(), "--pool-size", "2", "--retries", "3"});
   }
+  // TearDownTestSuite stops it.
   static void TearDownTestSuite() { gateway_.reset(); }
 
+  // port is the suite's gateway port.
   static unsigned short port() { return gateway_->port(); }
 
   static std::unique_ptr<GatewayProcess> gateway_;

@@ -23,6 +23,7 @@ public:
   GatewayProcess(const GatewayProcess &) = delete;
   GatewayProcess &operator=(const GatewayProcess &) = delete;
 
+  // port is the port the gateway reported in its listening line.
   unsigned short port() const { return port_; }
 
   // lines returns the stdout lines read so far.

@@ -17,12 +17,15 @@ using std::chrono::seconds;
 
 class Limits : public ::testing::Test {
 protected:
+  // SetUpTestSuite starts one gateway for the whole suite.
   static void SetUpTestSuite() {
     gateway_ = std::make_unique<GatewayProcess>(std::vector<std::string>{
         "--http-function", test_function(), "--max-body", "1024", "--read-timeout", "1s", "--idle-timeout", "1s"});
   }
+  // TearDownTestSuite stops it.
   static void TearDownTestSuite() { gateway_.reset(); }
 
+  // port is the suite's gateway port.
   static unsigned short port() { return gateway_->port(); }
 
   static std::unique_ptr<GatewayProcess> gateway_;

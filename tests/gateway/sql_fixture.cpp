@@ -63,9 +63,11 @@ $fn$;
 // SchemaEnvironment creates the schema before the first test and drops it after the last.
 class SchemaEnvironment : public ::testing::Environment {
 public:
+  // SetUp replaces a schema left over by a crashed run of the same pid.
   void SetUp() override {
     run_sql("DROP SCHEMA IF EXISTS " + test_schema() + " CASCADE;" + function_sql(test_schema()));
   }
+  // TearDown drops the schema and everything in it.
   void TearDown() override {
     try {
       run_sql("DROP SCHEMA IF EXISTS " + test_schema() + " CASCADE");
