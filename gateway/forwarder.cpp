@@ -22,6 +22,8 @@ const char *failure_label(DatabaseFailure failure) {
     return "deadlock";
   case DatabaseFailure::connection:
     return "connection";
+  case DatabaseFailure::in_doubt:
+    return "in_doubt";
   case DatabaseFailure::timeout:
     return "timeout";
   case DatabaseFailure::other:
@@ -44,7 +46,7 @@ DatabaseFailure classify_failure(std::exception_ptr error) {
   } catch (const pqxx::broken_connection &) {
     return DatabaseFailure::connection;
   } catch (const pqxx::in_doubt_error &) {
-    return DatabaseFailure::connection;
+    return DatabaseFailure::in_doubt;
   } catch (const pqxx::sql_error &e) {
     if (is_connection_state(e.sqlstate()))
       return DatabaseFailure::connection;
@@ -81,6 +83,7 @@ HttpAnswer Forwarder::failure_answer(DatabaseFailure failure) const {
   case DatabaseFailure::deadlock:
     return error_answer(503, "DATABASE_CONFLICT", "database conflict, try again");
   case DatabaseFailure::connection:
+  case DatabaseFailure::in_doubt:
     return error_answer(503, "DATABASE_UNAVAILABLE", "database unavailable");
   case DatabaseFailure::timeout:
     return error_answer(504, "DATABASE_TIMEOUT", "database timeout");
@@ -131,6 +134,8 @@ HttpAnswer Forwarder::call(DatabaseSlot &slot, const HttpCall &request) const no
           continue;
         }
       }
+      if (failure == DatabaseFailure::in_doubt)
+        slot.discard();
       if (failure == DatabaseFailure::other) {
         // Only the SQLSTATE: a message may quote the request's data.
         try {

@@ -21,7 +21,8 @@ struct HttpCall {
 };
 
 // DatabaseFailure sorts an exception from libpqxx by what the gateway does about it.
-enum class DatabaseFailure { serialization, deadlock, connection, timeout, other };
+// in_doubt: the connection broke during COMMIT, so the call may have taken effect (never retried).
+enum class DatabaseFailure { serialization, deadlock, connection, in_doubt, timeout, other };
 
 // classify_failure inspects the exception in flight (call only inside a catch block).
 DatabaseFailure classify_failure(std::exception_ptr error);
