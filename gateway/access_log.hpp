@@ -1,0 +1,35 @@
+// access_log.hpp: one JSON line per answered request, on standard output.
+// Only the route template is logged: never the raw path, query string, headers or body.
+#pragma once
+
+#include <chrono>
+#include <mutex>
+#include <string>
+
+namespace authflow::gateway {
+
+struct AccessRecord {
+  std::chrono::system_clock::time_point time;
+  std::string method;
+  std::string route;
+  int status = 0;
+  double duration_ms = 0;
+  std::string tenant; // empty when the request named none
+};
+
+class AccessLog {
+public:
+  // write prints the record as one line and flushes, so that lines from threads never mix.
+  void write(const AccessRecord &record);
+
+  // format_line renders a record without the newline.
+  static std::string format_line(const AccessRecord &record);
+
+private:
+  std::mutex mutex_;
+};
+
+// format_time renders a UTC time as RFC 3339 with milliseconds: 2024-05-01T12:00:00.123Z.
+std::string format_time(std::chrono::system_clock::time_point time);
+
+} // namespace authflow::gateway

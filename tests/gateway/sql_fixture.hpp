@@ -1,0 +1,21 @@
+// sql_fixture.hpp: a throwaway schema holding the test's own HTTP function, so that the gateway
+// tests check forwarding, retries and errors without depending on the real routes.
+#pragma once
+
+#include <string>
+
+namespace authflow::testing {
+
+// test_schema is this process's schema name (created once, dropped at exit).
+const std::string &test_schema();
+
+// test_function is "<schema>.http", the value for --http-function.
+std::string test_function();
+
+// reset_conflicts restarts the counter behind /conflict (it fails twice with 40001, then answers).
+void reset_conflicts();
+
+// run_sql runs statements on a new connection to the test cluster.
+void run_sql(const std::string &sql);
+
+} // namespace authflow::testing
