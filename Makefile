@@ -58,6 +58,7 @@ cluster-start: install-extension
 	@scripts/cluster create-database
 
 run: install-extension cmake-build cluster-start
+	@scripts/gateway start
 	@scripts/cluster banner
 
 test: install-extension cmake-build cluster-start
