@@ -1,0 +1,218 @@
+// docker_files_test.cpp: what can be checked of docker/ without a Docker engine. The files parse,
+// every path they copy or run exists, the environment names and ports match the gateway's --help,
+// the health checks call endpoints the real gateway serves, and the init script calls functions
+// the extension has.
+#include "database.hpp"
+#include "gateway_process.hpp"
+#include "http_client.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <yaml-cpp/yaml.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace authflow::testing {
+namespace {
+
+const std::string kSource = AUTHFLOW_SOURCE_DIR;
+
+std::string Read(const std::string& path) {
+  std::ifstream file(kSource + "/" + path);
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+bool Exists(const std::string& path) {
+  struct stat info;
+  return ::stat((kSource + "/" + path).c_str(), &info) == 0;
+}
+
+bool Executable(const std::string& path) {
+  struct stat info;
+  return ::stat((kSource + "/" + path).c_str(), &info) == 0 && (info.st_mode & S_IXUSR);
+}
+
+// Instruction is one Dockerfile instruction with its continuation lines joined.
+struct Instruction {
+  std::string keyword;
+  std::string arguments;
+};
+
+std::vector<Instruction> ParseDockerfile(const std::string& path) {
+  std::vector<Instruction> instructions;
+  std::istringstream lines(Read(path));
+  std::string line, pending;
+  while (std::getline(lines, line)) {
+    if (pending.empty() && (line.empty() || line[0] == '#')) continue;
+    if (!line.empty() && line.back() == '\\') {
+      pending += line.substr(0, line.size() - 1) + " ";
+      continue;
+    }
+    pending += line;
+    std::istringstream words(pending);
+    Instruction instruction;
+    words >> instruction.keyword;
+    std::getline(words, instruction.arguments);
+    instructions.push_back(instruction);
+    pending.clear();
+  }
+  return instructions;
+}
+
+std::vector<std::string> Words(const std::string& text) {
+  std::istringstream stream(text);
+  std::vector<std::string> words;
+  for (std::string word; stream >> word;) words.push_back(word);
+  return words;
+}
+
+std::string GatewayHelp() {
+  std::string help;
+  FILE* pipe = ::popen((gateway_binary() + " --help").c_str(), "r");
+  std::array<char, 4096> buffer;
+  while (pipe != nullptr && std::fgets(buffer.data(), buffer.size(), pipe) != nullptr) help += buffer.data();
+  if (pipe != nullptr) ::pclose(pipe);
+  return help;
+}
+
+const std::vector<std::string> kDockerfiles = {"docker/postgres.Dockerfile", "docker/gateway.Dockerfile"};
+
+TEST(DockerFiles, DockerfilesUseKnownInstructionsAndExistingPaths) {
+  const std::set<std::string> known = {"FROM", "RUN", "COPY", "ENV", "EXPOSE", "USER", "WORKDIR", "ENTRYPOINT",
+                                       "CMD", "HEALTHCHECK", "ARG", "LABEL", "VOLUME", "STOPSIGNAL", "SHELL"};
+  for (const auto& dockerfile : kDockerfiles) {
+    ASSERT_TRUE(Exists(dockerfile)) << dockerfile;
+    std::set<std::string> stages;
+    const auto instructions = ParseDockerfile(dockerfile);
+    ASSERT_FALSE(instructions.empty());
+    EXPECT_EQ(instructions.front().keyword, "FROM") << dockerfile;
+    for (const auto& instruction : instructions) {
+      EXPECT_TRUE(known.count(instruction.keyword)) << dockerfile << ": " << instruction.keyword;
+      const auto words = Words(instruction.arguments);
+      if (instruction.keyword == "FROM" && words.size() == 3) stages.insert(words[2]);
+      if (instruction.keyword == "COPY") {
+        ASSERT_GE(words.size(), 2u);
+        if (words[0].rfind("--from=", 0) == 0) {
+          EXPECT_TRUE(stages.count(words[0].substr(7))) << dockerfile << ": copies from an undefined stage " << words[0];
+          continue;
+        }
+        for (std::size_t i = 0; i + 1 < words.size(); ++i) {
+          if (words[i] != ".") {
+            EXPECT_TRUE(Exists(words[i])) << dockerfile << ": COPY of a missing " << words[i];
+          }
+        }
+      }
+      if (instruction.keyword == "RUN") {
+        static const std::regex script("(scripts/[A-Za-z0-9_.-]+)");
+        for (std::sregex_iterator m(instruction.arguments.begin(), instruction.arguments.end(), script), end; m != end; ++m) {
+          EXPECT_TRUE(Executable((*m)[1])) << dockerfile << ": runs a missing " << (*m)[1];
+        }
+      }
+    }
+  }
+}
+
+TEST(DockerFiles, PostgresImageIsBuiltAndTestedWithTheProjectsOwnSteps) {
+  const std::string text = Read("docker/postgres.Dockerfile");
+  EXPECT_NE(text.find("scripts/install-deps"), std::string::npos);
+  EXPECT_NE(text.find("make install"), std::string::npos);
+  EXPECT_TRUE(std::regex_search(text, std::regex("FROM build AS check\\s+RUN make test")));
+  EXPECT_NE(text.find("COPY --from=check"), std::string::npos) << "the final image depends on the check stage";
+  EXPECT_NE(text.find("shared_preload_libraries = 'pg_cron'"), std::string::npos);
+  EXPECT_NE(text.find("cron.database_name = 'authflow'"), std::string::npos);
+  EXPECT_NE(text.find("ENV POSTGRES_DB=authflow"), std::string::npos) << "the database is cron.database_name";
+}
+
+TEST(DockerFiles, InitScriptCallsFunctionsTheExtensionHas) {
+  ASSERT_TRUE(Executable("docker/initdb/10-authflow.sh"));
+  const std::string script = Read("docker/initdb/10-authflow.sh");
+  static const std::regex call("authflow\\.([a-z_]+)\\(");
+  auto connection = connect();
+  pqxx::work work(*connection);
+  int calls = 0;
+  for (std::sregex_iterator m(script.begin(), script.end(), call), end; m != end; ++m, ++calls) {
+    EXPECT_EQ(work.exec_params1("SELECT count(*) FROM pg_proc WHERE pronamespace = 'authflow'::regnamespace AND proname = $1",
+                                (*m)[1].str())[0].as<int>(), 1)
+        << (*m)[1];
+  }
+  EXPECT_GE(calls, 2);
+}
+
+TEST(DockerFiles, ComposeParsesAndMatchesTheGateway) {
+  const YAML::Node compose = YAML::LoadFile(kSource + "/docker/compose.yaml");
+  const YAML::Node services = compose["services"];
+  ASSERT_TRUE(services["postgres"] && services["gateway"]);
+  for (const char* name : {"postgres", "gateway"}) {
+    const YAML::Node build = services[name]["build"];
+    EXPECT_EQ(build["context"].as<std::string>(), "..") << name;
+    EXPECT_TRUE(Exists(build["dockerfile"].as<std::string>())) << name;
+    EXPECT_TRUE(services[name]["healthcheck"]["test"].IsSequence()) << name << " has a health check";
+  }
+  EXPECT_TRUE(compose["volumes"]["pgdata"]) << "a named volume";
+  EXPECT_EQ(services["postgres"]["volumes"][0].as<std::string>(), "pgdata:/var/lib/postgresql/data");
+  EXPECT_EQ(services["gateway"]["depends_on"]["postgres"]["condition"].as<std::string>(), "service_healthy");
+
+  // Every environment name of the gateway is one its --help documents.
+  const std::string help = GatewayHelp();
+  ASSERT_NE(help.find("AUTHFLOW_LISTEN"), std::string::npos);
+  const YAML::Node environment = services["gateway"]["environment"];
+  for (const auto& entry : environment) {
+    EXPECT_NE(help.find("[" + entry.first.as<std::string>() + "]"), std::string::npos) << entry.first.as<std::string>();
+  }
+  for (const auto& instruction : ParseDockerfile("docker/gateway.Dockerfile")) {
+    if (instruction.keyword != "ENV") continue;
+    static const std::regex name("(AUTHFLOW_[A-Z_]+)=");
+    for (std::sregex_iterator m(instruction.arguments.begin(), instruction.arguments.end(), name), end; m != end; ++m) {
+      EXPECT_NE(help.find("[" + (*m)[1].str() + "]"), std::string::npos) << (*m)[1];
+    }
+  }
+
+  // The published port is the one the gateway listens on, and the image exposes it.
+  const std::string listen = environment["AUTHFLOW_LISTEN"].as<std::string>();
+  const std::string port = listen.substr(listen.rfind(':') + 1);
+  const std::string published = services["gateway"]["ports"][0].as<std::string>();
+  EXPECT_EQ(published.substr(published.rfind(':') + 1), port);
+  EXPECT_NE(Read("docker/gateway.Dockerfile").find("EXPOSE " + port), std::string::npos);
+
+  // The gateway connects as its EXECUTE-only role, the one the init script creates.
+  EXPECT_NE(environment["AUTHFLOW_DATABASE_URL"].as<std::string>().find("authflow_gateway:"), std::string::npos);
+  EXPECT_NE(Read("docker/initdb/10-authflow.sh").find("CREATE ROLE authflow_gateway"), std::string::npos);
+
+  // The postgres health check asks for the database cron runs in.
+  const YAML::Node postgres_check = services["postgres"]["healthcheck"]["test"];
+  EXPECT_EQ(postgres_check[1].as<std::string>(), "pg_isready");
+  EXPECT_EQ(postgres_check[postgres_check.size() - 1].as<std::string>(), "authflow");
+}
+
+TEST(DockerFiles, HealthChecksCallEndpointsTheGatewayServes) {
+  std::vector<std::string> paths;
+  static const std::regex url("http://127\\.0\\.0\\.1:[0-9]+(/[A-Za-z0-9/_-]*)");
+  const YAML::Node compose = YAML::LoadFile(kSource + "/docker/compose.yaml");
+  for (const auto& word : compose["services"]["gateway"]["healthcheck"]["test"]) {
+    std::smatch m;
+    const std::string text = word.as<std::string>();
+    if (std::regex_search(text, m, url)) paths.push_back(m[1]);
+  }
+  const std::string dockerfile = Read("docker/gateway.Dockerfile");
+  for (std::sregex_iterator m(dockerfile.begin(), dockerfile.end(), url), end; m != end; ++m) paths.push_back((*m)[1]);
+  ASSERT_EQ(paths.size(), 2u) << "compose and the image each have an HTTP health check";
+
+  GatewayProcess gateway({"--pool-size", "1"});
+  for (const auto& path : paths) {
+    const auto response = get_once(gateway.port(), path);
+    EXPECT_EQ(response.result_int(), 200) << path;
+  }
+}
+
+}  // namespace
+}  // namespace authflow::testing
