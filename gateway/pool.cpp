@@ -86,8 +86,10 @@ void ConnectionPool::work(DatabaseSlot &slot) {
       continue;
     }
     metrics_.pool_busy_add(1);
-    task.run(slot);
+    auto deliver = task.run(slot);
     metrics_.pool_busy_add(-1);
+    if (deliver)
+      deliver();
   }
 }
 

@@ -218,8 +218,10 @@ void Session::forward(bool ping, HttpCall call) {
     HttpAnswer result = ping ? forwarder.ping(slot) : forwarder.call(slot, call);
     if (ping)
       result.route = "GET /readyz";
-    net::post(self->stream_.get_executor(),
-              [self, result = std::move(result)]() mutable { self->answer(std::move(result)); });
+    return std::function<void()>([self, result = std::move(result)]() mutable {
+      net::post(self->stream_.get_executor(),
+                [self, result = std::move(result)]() mutable { self->answer(std::move(result)); });
+    });
   };
   auto expire = [self, guard, ping] {
     self->server_.services().metrics.record_database_error("pool_timeout");

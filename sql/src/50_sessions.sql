@@ -113,52 +113,22 @@ END $$;
 COMMENT ON FUNCTION authflow.session_validate_routed(text) IS
   'The same as session_validate, planned as ordinary queries keyed by the session id: for sharded (Citus) deployments';
 
+-- session_refresh and session_revoke are C++ (extension/pg_session_write.cpp): one saved
+-- statement each, run with the token parsed and hashed once.
 CREATE FUNCTION authflow.session_refresh(refresh_token text)
 RETURNS TABLE (session_id uuid, user_id text, handle text, access_token text, access_expires_at timestamptz,
                expires_at timestamptz, created_at timestamptz)
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-  token record;
-  access record;
-BEGIN
-  SELECT * INTO token FROM authflow.token_parse(refresh_token, 'refresh');
-  IF token.row_id IS NULL THEN
-    RETURN;
-  END IF;
-  SELECT * INTO access FROM authflow.token_issue('access', token.row_id);
-  -- One statement: the row lock serializes concurrent refreshes, and the last one's access
-  -- token is the only one left working.
-  RETURN QUERY
-    UPDATE authflow.sessions AS s
-       SET access_hash = access.secret_hash,
-           expires_at = authflow.session_expiry(t, s.created_at, now()),
-           access_expires_at = least(now() + t.access_token_ttl, authflow.session_expiry(t, s.created_at, now())),
-           refreshed_at = now()
-      FROM authflow.users AS u, authflow.tenants AS t
-     WHERE s.session_id = token.row_id AND u.user_key = s.user_key AND t.tenant_id = u.tenant_id
-       AND s.expires_at > now() AND authflow.session_expiry(t, s.created_at, now()) > now()
-       AND authflow.secure_equal(s.refresh_hash, token.secret_hash)
-    RETURNING s.session_id, u.user_id, u.handle, access.token, s.access_expires_at, s.expires_at, s.created_at;
-END $$;
+AS 'MODULE_PATHNAME', 'authflow_session_refresh'
+LANGUAGE C VOLATILE STRICT SECURITY DEFINER ROWS 1
+SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION authflow.session_refresh(text) IS
   'A new access token for a live refresh token (the previous one stops working at once); expiry slides, never past the tenant''s cap. No row when invalid.';
 
 CREATE FUNCTION authflow.session_revoke(refresh_token text)
 RETURNS boolean
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-  was_live boolean;
-BEGIN
-  DELETE FROM authflow.sessions AS s
-   USING authflow.token_parse(refresh_token, 'refresh') AS p
-   WHERE s.session_id = p.row_id AND authflow.secure_equal(s.refresh_hash, p.secret_hash)
-  RETURNING s.expires_at > now() INTO was_live;
-  RETURN coalesce(was_live, false);
-END $$;
+AS 'MODULE_PATHNAME', 'authflow_session_revoke'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION authflow.session_revoke(text) IS
   'Deletes the session of a refresh token; true when a live session was revoked';
 

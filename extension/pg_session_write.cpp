@@ -1,0 +1,146 @@
+// pg_session_write.cpp: authflow.session_refresh and authflow.session_revoke, the frequent writes.
+//
+// Each is one statement with a plan saved per backend (SPI_keepplan; the plan cache re-plans it
+// after DDL), run from C++: the token is parsed and hashed once, the new access token made once,
+// and no PL/pgSQL interpreter or nested function call sits between the caller and the statement.
+// The SQL declarations are SECURITY DEFINER with a pinned search_path; the statements name every
+// object by schema.
+#include <cstring>
+#include <string_view>
+
+#include "crypto.hpp"
+#include "pg_guard.hpp"
+#include "token.hpp"
+
+extern "C" {
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/uuid.h"
+}
+
+namespace {
+
+// SavedStatement is a statement prepared once per backend.
+struct SavedStatement {
+  const char* sql;
+  int argument_count;
+  Oid argument_types[3];
+  SPIPlanPtr plan;
+};
+
+SavedStatement refresh_statement = {
+    // The row lock serializes concurrent refreshes of a session: the last one's token is the only
+    // one left working. Expiry slides, never past the tenant's cap.
+    "UPDATE authflow.sessions AS s"
+    "   SET access_hash = $3,"
+    "       expires_at = least(now() + t.session_ttl, s.created_at + t.session_max_lifetime),"
+    "       access_expires_at = least(now() + t.access_token_ttl, now() + t.session_ttl,"
+    "                                 s.created_at + t.session_max_lifetime),"
+    "       refreshed_at = now()"
+    "  FROM authflow.users AS u, authflow.tenants AS t"
+    " WHERE s.session_id = $1 AND u.user_key = s.user_key AND t.tenant_id = u.tenant_id"
+    "   AND s.expires_at > now() AND least(now() + t.session_ttl, s.created_at + t.session_max_lifetime) > now()"
+    "   AND authflow.secure_equal(s.refresh_hash, $2)"
+    " RETURNING s.session_id, u.user_id, u.handle, s.access_expires_at, s.expires_at, s.created_at",
+    3,
+    {UUIDOID, BYTEAOID, BYTEAOID},
+    nullptr};
+
+SavedStatement revoke_statement = {
+    "DELETE FROM authflow.sessions AS s"
+    " WHERE s.session_id = $1 AND authflow.secure_equal(s.refresh_hash, $2)"
+    " RETURNING s.expires_at > now()",
+    2,
+    {UUIDOID, BYTEAOID, InvalidOid},
+    nullptr};
+
+// Execute runs a saved statement (preparing it on first use); SPI must be connected.
+void Execute(SavedStatement& statement, Datum* arguments) {
+  if (statement.plan == nullptr) {
+    SPIPlanPtr plan = SPI_prepare(statement.sql, statement.argument_count, statement.argument_types);
+    if (plan == nullptr) elog(ERROR, "authflow: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+    SPI_keepplan(plan);
+    statement.plan = plan;
+  }
+  const int result = SPI_execute_plan(statement.plan, arguments, nullptr, false, 1);
+  if (result < 0) elog(ERROR, "authflow: SPI_execute_plan failed: %s", SPI_result_code_string(result));
+}
+
+Datum ByteaDatum(const authflow::Sha256Digest& digest) {
+  bytea* result = static_cast<bytea*>(palloc(VARHDRSZ + digest.size()));
+  SET_VARSIZE(result, VARHDRSZ + digest.size());
+  std::memcpy(VARDATA(result), digest.data(), digest.size());
+  return PointerGetDatum(result);
+}
+
+// ParsedRefreshToken is a refresh token's session id and secret hash, as SQL arguments.
+struct ParsedRefreshToken {
+  bool valid;
+  pg_uuid_t session_id;
+  authflow::RowId row_id;
+  authflow::Sha256Digest secret_hash;
+};
+
+ParsedRefreshToken ParseRefreshToken(FunctionCallInfo fcinfo) {
+  ParsedRefreshToken parsed{};
+  if (PG_ARGISNULL(0)) return parsed;
+  const struct varlena* argument = PG_GETARG_VARLENA_PP(0);
+  const std::optional<authflow::ParsedToken> token =
+      authflow::token_parse(std::string_view(VARDATA_ANY(argument), VARSIZE_ANY_EXHDR(argument)));
+  if (!token || token->kind != authflow::TokenKind::refresh) return parsed;
+  parsed.valid = true;
+  parsed.row_id = token->row_id;
+  std::memcpy(parsed.session_id.data, token->row_id.data(), sizeof parsed.session_id.data);
+  parsed.secret_hash = authflow::sha256(token->secret.data(), token->secret.size());
+  return parsed;
+}
+
+}  // namespace
+
+// authflow_session_refresh returns a new access token for a live refresh token, or no row.
+AUTHFLOW_SQL_FUNCTION(authflow_session_refresh) {
+  InitMaterializedSRF(fcinfo, 0);
+  ReturnSetInfo* result = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+  const ParsedRefreshToken token = ParseRefreshToken(fcinfo);
+  if (!token.valid) return static_cast<Datum>(0);
+  const authflow::IssuedToken access = authflow::token_issue(authflow::TokenKind::access, token.row_id);
+
+  Datum arguments[3] = {UUIDPGetDatum(&token.session_id), ByteaDatum(token.secret_hash), ByteaDatum(access.secret_hash)};
+  SPI_connect();
+  Execute(refresh_statement, arguments);
+  if (SPI_processed == 1) {
+    // Output: session_id, user_id, handle, access_token, access_expires_at, expires_at, created_at.
+    HeapTuple row = SPI_tuptable->vals[0];
+    TupleDesc row_descriptor = SPI_tuptable->tupdesc;
+    Datum values[7];
+    bool nulls[7] = {};
+    values[0] = SPI_getbinval(row, row_descriptor, 1, &nulls[0]);
+    values[1] = SPI_getbinval(row, row_descriptor, 2, &nulls[1]);
+    values[2] = SPI_getbinval(row, row_descriptor, 3, &nulls[2]);
+    values[3] = PointerGetDatum(cstring_to_text_with_len(access.text.data(), static_cast<int>(access.text.size())));
+    values[4] = SPI_getbinval(row, row_descriptor, 4, &nulls[4]);
+    values[5] = SPI_getbinval(row, row_descriptor, 5, &nulls[5]);
+    values[6] = SPI_getbinval(row, row_descriptor, 6, &nulls[6]);
+    tuplestore_putvalues(result->setResult, result->setDesc, values, nulls);  // copies the values
+  }
+  SPI_finish();
+  return static_cast<Datum>(0);
+}
+
+// authflow_session_revoke deletes the session of a refresh token; true when it was live.
+AUTHFLOW_SQL_FUNCTION(authflow_session_revoke) {
+  const ParsedRefreshToken token = ParseRefreshToken(fcinfo);
+  if (!token.valid) PG_RETURN_BOOL(false);
+  Datum arguments[2] = {UUIDPGetDatum(&token.session_id), ByteaDatum(token.secret_hash)};
+  SPI_connect();
+  Execute(revoke_statement, arguments);
+  bool was_live = false;
+  if (SPI_processed == 1) {
+    bool is_null;
+    was_live = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &is_null)) && !is_null;
+  }
+  SPI_finish();
+  PG_RETURN_BOOL(was_live);
+}
