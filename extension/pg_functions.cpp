@@ -13,6 +13,7 @@ extern "C" {
 #include "access/htup_details.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 #include "utils/uuid.h"
 
 PG_MODULE_MAGIC;
@@ -58,19 +59,31 @@ Datum UuidDatum(const authflow::RowId& id) {
   return UUIDPGetDatum(result);
 }
 
-// ResultDescriptor is the blessed row type of a function with OUT parameters, built once per
-// call site and kept in fn_extra: the hot paths call these functions once per request.
+// ResultDescriptor is the blessed row type of a function with OUT parameters. A prepared
+// statement gets a new FmgrInfo on each execution, so fn_extra does not outlive one call; the
+// descriptor is therefore kept for the backend's life, keyed by the function's OID (a re-created
+// function has a new OID, so an entry never describes another function).
 TupleDesc ResultDescriptor(FunctionCallInfo fcinfo) {
-  if (fcinfo->flinfo->fn_extra == nullptr) {
+  struct Entry {
+    Oid function;
     TupleDesc descriptor;
-    if (get_call_result_type(fcinfo, nullptr, &descriptor) != TYPEFUNC_COMPOSITE) {
-      throw authflow::Error("42804", "authflow: function must return a row type");
-    }
-    MemoryContext previous = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-    fcinfo->flinfo->fn_extra = BlessTupleDesc(CreateTupleDescCopy(descriptor));
-    MemoryContextSwitchTo(previous);
+  };
+  static Entry cache[8];
+  const Oid function = fcinfo->flinfo->fn_oid;
+  for (const Entry& entry : cache) {
+    if (entry.function == function) return entry.descriptor;
   }
-  return static_cast<TupleDesc>(fcinfo->flinfo->fn_extra);
+  TupleDesc descriptor;
+  if (get_call_result_type(fcinfo, nullptr, &descriptor) != TYPEFUNC_COMPOSITE) {
+    throw authflow::Error("42804", "authflow: function must return a row type");
+  }
+  MemoryContext previous = MemoryContextSwitchTo(TopMemoryContext);
+  descriptor = BlessTupleDesc(CreateTupleDescCopy(descriptor));
+  MemoryContextSwitchTo(previous);
+  static int next = 0;
+  cache[next] = {function, descriptor};
+  next = (next + 1) % 8;
+  return descriptor;
 }
 
 Datum TokenDatum(const authflow::IssuedToken& issued) { return TextDatum(issued.text.data(), issued.text.size()); }
