@@ -11,13 +11,13 @@ inline constexpr std::size_t kSha256Size = 32;
 using Sha256Digest = std::array<std::uint8_t, kSha256Size>;
 
 // sha256 hashes `size` bytes at `data` (OpenSSL's one-shot SHA256).
-Sha256Digest sha256(const void* data, std::size_t size) noexcept;
+Sha256Digest sha256(const void *data, std::size_t size) noexcept;
 
 // secure_equal compares two byte strings; for equal lengths it takes the same time whatever
 // the contents (CRYPTO_memcmp). Different lengths compare unequal at once.
-bool secure_equal(const void* a, std::size_t a_size, const void* b, std::size_t b_size) noexcept;
+bool secure_equal(const void *a, std::size_t a_size, const void *b, std::size_t b_size) noexcept;
 
 // random_bytes fills `out` from OpenSSL's CSPRNG; throws authflow::Error when it cannot.
-void random_bytes(std::uint8_t* out, std::size_t size);
+void random_bytes(std::uint8_t *out, std::size_t size);
 
-}  // namespace authflow
+} // namespace authflow

@@ -25,14 +25,15 @@ using authflow::TokenKind;
 
 // ArgumentView is the bytes of a text or bytea argument, detoasted.
 std::string_view ArgumentView(FunctionCallInfo fcinfo, int argument) {
-  const struct varlena* value = PG_GETARG_VARLENA_PP(argument);
+  const struct varlena *value = PG_GETARG_VARLENA_PP(argument);
   return {VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value)};
 }
 
 // KindArgument reads a token kind name; an unknown name raises 22023 naming the argument.
-TokenKind KindArgument(FunctionCallInfo fcinfo, int argument, const char* argument_name) {
+TokenKind KindArgument(FunctionCallInfo fcinfo, int argument, const char *argument_name) {
   const std::string_view name = ArgumentView(fcinfo, argument);
-  if (const auto kind = authflow::token_kind_from_name(name)) return *kind;
+  if (const auto kind = authflow::token_kind_from_name(name))
+    return *kind;
   static char message[128];
   snprintf(message, sizeof message, "%s must be one of access, refresh, polling, login, key", argument_name);
   throw authflow::Error(authflow::kInvalidParameter, message);
@@ -44,17 +45,19 @@ authflow::RowId RowIdArgument(FunctionCallInfo fcinfo, int argument) {
   return id;
 }
 
-Datum TextDatum(const char* data, std::size_t size) { return PointerGetDatum(cstring_to_text_with_len(data, static_cast<int>(size))); }
+Datum TextDatum(const char *data, std::size_t size) {
+  return PointerGetDatum(cstring_to_text_with_len(data, static_cast<int>(size)));
+}
 
-Datum ByteaDatum(const void* data, std::size_t size) {
-  bytea* result = static_cast<bytea*>(palloc(VARHDRSZ + size));
+Datum ByteaDatum(const void *data, std::size_t size) {
+  bytea *result = static_cast<bytea *>(palloc(VARHDRSZ + size));
   SET_VARSIZE(result, VARHDRSZ + size);
   std::memcpy(VARDATA(result), data, size);
   return PointerGetDatum(result);
 }
 
-Datum UuidDatum(const authflow::RowId& id) {
-  auto* result = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t)));
+Datum UuidDatum(const authflow::RowId &id) {
+  auto *result = static_cast<pg_uuid_t *>(palloc(sizeof(pg_uuid_t)));
   std::memcpy(result->data, id.data(), id.size());
   return UUIDPGetDatum(result);
 }
@@ -70,8 +73,9 @@ TupleDesc ResultDescriptor(FunctionCallInfo fcinfo) {
   };
   static Entry cache[8];
   const Oid function = fcinfo->flinfo->fn_oid;
-  for (const Entry& entry : cache) {
-    if (entry.function == function) return entry.descriptor;
+  for (const Entry &entry : cache) {
+    if (entry.function == function)
+      return entry.descriptor;
   }
   TupleDesc descriptor;
   if (get_call_result_type(fcinfo, nullptr, &descriptor) != TYPEFUNC_COMPOSITE) {
@@ -86,9 +90,9 @@ TupleDesc ResultDescriptor(FunctionCallInfo fcinfo) {
   return descriptor;
 }
 
-Datum TokenDatum(const authflow::IssuedToken& issued) { return TextDatum(issued.text.data(), issued.text.size()); }
+Datum TokenDatum(const authflow::IssuedToken &issued) { return TextDatum(issued.text.data(), issued.text.size()); }
 
-}  // namespace
+} // namespace
 
 // authflow_token_generate returns a new token of a kind, for a given row id or a random one.
 AUTHFLOW_SQL_FUNCTION(authflow_token_generate) {
@@ -113,9 +117,11 @@ AUTHFLOW_SQL_FUNCTION(authflow_token_issue) {
 AUTHFLOW_SQL_FUNCTION(authflow_token_parse) {
   bool has_expected_kind = PG_NARGS() > 1 && !PG_ARGISNULL(1);
   const TokenKind expected = has_expected_kind ? KindArgument(fcinfo, 1, "expected_kind") : TokenKind::access;
-  if (PG_ARGISNULL(0)) PG_RETURN_NULL();
+  if (PG_ARGISNULL(0))
+    PG_RETURN_NULL();
   const std::optional<authflow::ParsedToken> parsed = authflow::token_parse(ArgumentView(fcinfo, 0));
-  if (!parsed || (has_expected_kind && parsed->kind != expected)) PG_RETURN_NULL();
+  if (!parsed || (has_expected_kind && parsed->kind != expected))
+    PG_RETURN_NULL();
 
   const authflow::Sha256Digest secret_hash = authflow::sha256(parsed->secret.data(), parsed->secret.size());
   const std::string_view kind_name = authflow::token_kind_name(parsed->kind);

@@ -15,26 +15,26 @@ namespace authflow::pg {
 namespace {
 
 // CopyMessage copies an exception's message into storage that outlives the exception object.
-void CopyMessage(char (&buffer)[512], const char* message) noexcept {
+void CopyMessage(char (&buffer)[512], const char *message) noexcept {
   std::strncpy(buffer, message, sizeof buffer - 1);
   buffer[sizeof buffer - 1] = '\0';
 }
 
-}  // namespace
+} // namespace
 
 Datum guard(FunctionCallInfo fcinfo, FunctionBody body) {
   static char message[512];
-  const char* sqlstate = nullptr;
+  const char *sqlstate = nullptr;
   try {
     return body(fcinfo);
-  } catch (const Error& error) {
+  } catch (const Error &error) {
     sqlstate = error.sqlstate();
     CopyMessage(message, error.what());
-  } catch (const std::bad_alloc&) {
-    sqlstate = "53200";  // out_of_memory
+  } catch (const std::bad_alloc &) {
+    sqlstate = "53200"; // out_of_memory
     CopyMessage(message, "out of memory in authflow");
-  } catch (const std::exception& error) {
-    sqlstate = "38000";  // external_routine_exception
+  } catch (const std::exception &error) {
+    sqlstate = "38000"; // external_routine_exception
     CopyMessage(message, error.what());
   } catch (...) {
     sqlstate = "38000";
@@ -46,4 +46,4 @@ Datum guard(FunctionCallInfo fcinfo, FunctionBody body) {
   pg_unreachable();
 }
 
-}  // namespace authflow::pg
+} // namespace authflow::pg

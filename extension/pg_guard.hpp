@@ -9,8 +9,8 @@
 #pragma once
 
 extern "C" {
-#include "postgres.h"
 #include "fmgr.h"
+#include "postgres.h"
 }
 
 namespace authflow::pg {
@@ -20,12 +20,12 @@ using FunctionBody = Datum (*)(FunctionCallInfo);
 // guard runs body(fcinfo) and turns any C++ exception into a Postgres error.
 Datum guard(FunctionCallInfo fcinfo, FunctionBody body);
 
-}  // namespace authflow::pg
+} // namespace authflow::pg
 
-#define AUTHFLOW_SQL_FUNCTION(name)                                                        \
-  static Datum name##_body(FunctionCallInfo fcinfo);                                       \
-  extern "C" {                                                                             \
-  PG_FUNCTION_INFO_V1(name);                                                               \
-  }                                                                                        \
-  extern "C" Datum name(PG_FUNCTION_ARGS) { return authflow::pg::guard(fcinfo, name##_body); } \
+#define AUTHFLOW_SQL_FUNCTION(name)                                                                                    \
+  static Datum name##_body(FunctionCallInfo fcinfo);                                                                   \
+  extern "C" {                                                                                                         \
+  PG_FUNCTION_INFO_V1(name);                                                                                           \
+  }                                                                                                                    \
+  extern "C" Datum name(PG_FUNCTION_ARGS) { return authflow::pg::guard(fcinfo, name##_body); }                         \
   static Datum name##_body(FunctionCallInfo fcinfo)

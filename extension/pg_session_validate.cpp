@@ -41,10 +41,10 @@ namespace {
 struct Table {
   Relation heap;
   Relation primary_key;
-  TupleTableSlot* slot;
+  TupleTableSlot *slot;
 };
 
-Oid RelationOid(Oid schema, const char* name) {
+Oid RelationOid(Oid schema, const char *name) {
   const Oid oid = get_relname_relid(name, schema);
   if (!OidIsValid(oid)) {
     ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("authflow: relation authflow.%s is missing", name)));
@@ -53,7 +53,7 @@ Oid RelationOid(Oid schema, const char* name) {
 }
 
 // OpenTable opens authflow.<name> and its index authflow.<name>_pkey for reading.
-Table OpenTable(Oid schema, const char* name) {
+Table OpenTable(Oid schema, const char *name) {
   char index_name[NAMEDATALEN];
   snprintf(index_name, sizeof index_name, "%s_pkey", name);
   Table table;
@@ -63,18 +63,19 @@ Table OpenTable(Oid schema, const char* name) {
   return table;
 }
 
-void CloseTable(Table& table) {
+void CloseTable(Table &table) {
   ExecDropSingleTupleTableSlot(table.slot);
   index_close(table.primary_key, AccessShareLock);
   table_close(table.heap, AccessShareLock);
 }
 
 // Column is the attribute number of a column, found by name.
-AttrNumber Column(const Table& table, const char* name) {
+AttrNumber Column(const Table &table, const char *name) {
   const TupleDesc descriptor = RelationGetDescr(table.heap);
   for (int i = 0; i < descriptor->natts; ++i) {
     const Form_pg_attribute attribute = TupleDescAttr(descriptor, i);
-    if (!attribute->attisdropped && std::strcmp(NameStr(attribute->attname), name) == 0) return attribute->attnum;
+    if (!attribute->attisdropped && std::strcmp(NameStr(attribute->attname), name) == 0)
+      return attribute->attnum;
   }
   ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
                   errmsg("authflow: column %s of %s is missing", name, RelationGetRelationName(table.heap))));
@@ -83,7 +84,7 @@ AttrNumber Column(const Table& table, const char* name) {
 
 // FetchByKey reads the row whose primary key equals `key` (compared with `equality`) into the
 // table's slot; false when there is none visible to the statement's snapshot.
-bool FetchByKey(Table& table, RegProcedure equality, Datum key) {
+bool FetchByKey(Table &table, RegProcedure equality, Datum key) {
   ScanKeyData scan_key;
   ScanKeyInit(&scan_key, 1, BTEqualStrategyNumber, equality, key);
   IndexScanDesc scan = index_beginscan(table.heap, table.primary_key, GetActiveSnapshot(), 1, 0);
@@ -93,26 +94,27 @@ bool FetchByKey(Table& table, RegProcedure equality, Datum key) {
   return found;
 }
 
-Datum Value(Table& table, const char* column, bool* is_null) {
+Datum Value(Table &table, const char *column, bool *is_null) {
   return slot_getattr(table.slot, Column(table, column), is_null);
 }
 
-bool HashMatches(Datum stored, const authflow::Sha256Digest& expected) {
-  const struct varlena* hash = reinterpret_cast<struct varlena*>(DatumGetPointer(stored));
+bool HashMatches(Datum stored, const authflow::Sha256Digest &expected) {
+  const struct varlena *hash = reinterpret_cast<struct varlena *>(DatumGetPointer(stored));
   return authflow::secure_equal(VARDATA_ANY(hash), VARSIZE_ANY_EXHDR(hash), expected.data(), expected.size());
 }
 
-}  // namespace
+} // namespace
 
 // authflow_session_validate returns the session of a live access token, or no row.
 AUTHFLOW_SQL_FUNCTION(authflow_session_validate) {
   InitMaterializedSRF(fcinfo, 0);
-  ReturnSetInfo* result = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+  ReturnSetInfo *result = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
 
-  const struct varlena* argument = PG_GETARG_VARLENA_PP(0);
+  const struct varlena *argument = PG_GETARG_VARLENA_PP(0);
   const std::optional<authflow::ParsedToken> token =
       authflow::token_parse(std::string_view(VARDATA_ANY(argument), VARSIZE_ANY_EXHDR(argument)));
-  if (!token || token->kind != authflow::TokenKind::access) return static_cast<Datum>(0);
+  if (!token || token->kind != authflow::TokenKind::access)
+    return static_cast<Datum>(0);
   const authflow::Sha256Digest secret_hash = authflow::sha256(token->secret.data(), token->secret.size());
   pg_uuid_t session_id;
   std::memcpy(session_id.data, token->row_id.data(), sizeof session_id.data);

@@ -24,7 +24,7 @@ namespace {
 
 // SavedStatement is a statement prepared once per backend.
 struct SavedStatement {
-  const char* sql;
+  const char *sql;
   int argument_count;
   Oid argument_types[3];
   SPIPlanPtr plan;
@@ -48,28 +48,29 @@ SavedStatement refresh_statement = {
     {UUIDOID, BYTEAOID, BYTEAOID},
     nullptr};
 
-SavedStatement revoke_statement = {
-    "DELETE FROM authflow.sessions AS s"
-    " WHERE s.session_id = $1 AND authflow.secure_equal(s.refresh_hash, $2)"
-    " RETURNING s.expires_at > now()",
-    2,
-    {UUIDOID, BYTEAOID, InvalidOid},
-    nullptr};
+SavedStatement revoke_statement = {"DELETE FROM authflow.sessions AS s"
+                                   " WHERE s.session_id = $1 AND authflow.secure_equal(s.refresh_hash, $2)"
+                                   " RETURNING s.expires_at > now()",
+                                   2,
+                                   {UUIDOID, BYTEAOID, InvalidOid},
+                                   nullptr};
 
 // Execute runs a saved statement (preparing it on first use); SPI must be connected.
-void Execute(SavedStatement& statement, Datum* arguments) {
+void Execute(SavedStatement &statement, Datum *arguments) {
   if (statement.plan == nullptr) {
     SPIPlanPtr plan = SPI_prepare(statement.sql, statement.argument_count, statement.argument_types);
-    if (plan == nullptr) elog(ERROR, "authflow: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+    if (plan == nullptr)
+      elog(ERROR, "authflow: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
     SPI_keepplan(plan);
     statement.plan = plan;
   }
   const int result = SPI_execute_plan(statement.plan, arguments, nullptr, false, 1);
-  if (result < 0) elog(ERROR, "authflow: SPI_execute_plan failed: %s", SPI_result_code_string(result));
+  if (result < 0)
+    elog(ERROR, "authflow: SPI_execute_plan failed: %s", SPI_result_code_string(result));
 }
 
-Datum ByteaDatum(const authflow::Sha256Digest& digest) {
-  bytea* result = static_cast<bytea*>(palloc(VARHDRSZ + digest.size()));
+Datum ByteaDatum(const authflow::Sha256Digest &digest) {
+  bytea *result = static_cast<bytea *>(palloc(VARHDRSZ + digest.size()));
   SET_VARSIZE(result, VARHDRSZ + digest.size());
   std::memcpy(VARDATA(result), digest.data(), digest.size());
   return PointerGetDatum(result);
@@ -85,11 +86,13 @@ struct ParsedRefreshToken {
 
 ParsedRefreshToken ParseRefreshToken(FunctionCallInfo fcinfo) {
   ParsedRefreshToken parsed{};
-  if (PG_ARGISNULL(0)) return parsed;
-  const struct varlena* argument = PG_GETARG_VARLENA_PP(0);
+  if (PG_ARGISNULL(0))
+    return parsed;
+  const struct varlena *argument = PG_GETARG_VARLENA_PP(0);
   const std::optional<authflow::ParsedToken> token =
       authflow::token_parse(std::string_view(VARDATA_ANY(argument), VARSIZE_ANY_EXHDR(argument)));
-  if (!token || token->kind != authflow::TokenKind::refresh) return parsed;
+  if (!token || token->kind != authflow::TokenKind::refresh)
+    return parsed;
   parsed.valid = true;
   parsed.row_id = token->row_id;
   std::memcpy(parsed.session_id.data, token->row_id.data(), sizeof parsed.session_id.data);
@@ -97,17 +100,19 @@ ParsedRefreshToken ParseRefreshToken(FunctionCallInfo fcinfo) {
   return parsed;
 }
 
-}  // namespace
+} // namespace
 
 // authflow_session_refresh returns a new access token for a live refresh token, or no row.
 AUTHFLOW_SQL_FUNCTION(authflow_session_refresh) {
   InitMaterializedSRF(fcinfo, 0);
-  ReturnSetInfo* result = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+  ReturnSetInfo *result = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
   const ParsedRefreshToken token = ParseRefreshToken(fcinfo);
-  if (!token.valid) return static_cast<Datum>(0);
+  if (!token.valid)
+    return static_cast<Datum>(0);
   const authflow::IssuedToken access = authflow::token_issue(authflow::TokenKind::access, token.row_id);
 
-  Datum arguments[3] = {UUIDPGetDatum(&token.session_id), ByteaDatum(token.secret_hash), ByteaDatum(access.secret_hash)};
+  Datum arguments[3] = {UUIDPGetDatum(&token.session_id), ByteaDatum(token.secret_hash),
+                        ByteaDatum(access.secret_hash)};
   SPI_connect();
   Execute(refresh_statement, arguments);
   if (SPI_processed == 1) {
@@ -123,7 +128,7 @@ AUTHFLOW_SQL_FUNCTION(authflow_session_refresh) {
     values[4] = SPI_getbinval(row, row_descriptor, 4, &nulls[4]);
     values[5] = SPI_getbinval(row, row_descriptor, 5, &nulls[5]);
     values[6] = SPI_getbinval(row, row_descriptor, 6, &nulls[6]);
-    tuplestore_putvalues(result->setResult, result->setDesc, values, nulls);  // copies the values
+    tuplestore_putvalues(result->setResult, result->setDesc, values, nulls); // copies the values
   }
   SPI_finish();
   return static_cast<Datum>(0);
@@ -132,7 +137,8 @@ AUTHFLOW_SQL_FUNCTION(authflow_session_refresh) {
 // authflow_session_revoke deletes the session of a refresh token; true when it was live.
 AUTHFLOW_SQL_FUNCTION(authflow_session_revoke) {
   const ParsedRefreshToken token = ParseRefreshToken(fcinfo);
-  if (!token.valid) PG_RETURN_BOOL(false);
+  if (!token.valid)
+    PG_RETURN_BOOL(false);
   Datum arguments[2] = {UUIDPGetDatum(&token.session_id), ByteaDatum(token.secret_hash)};
   SPI_connect();
   Execute(revoke_statement, arguments);

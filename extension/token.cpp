@@ -15,39 +15,45 @@ struct KindInfo {
   std::string_view prefix;
 };
 constexpr KindInfo kKinds[] = {
-    {TokenKind::access, "access", "afa"},
-    {TokenKind::refresh, "refresh", "afr"},
-    {TokenKind::polling, "polling", "afp"},
-    {TokenKind::login, "login", "afl"},
+    {TokenKind::access, "access", "afa"},   {TokenKind::refresh, "refresh", "afr"},
+    {TokenKind::polling, "polling", "afp"}, {TokenKind::login, "login", "afl"},
     {TokenKind::key, "key", "afk"},
 };
 
 // Base64UrlValue is the 6-bit value of a base64url character, or -1.
 int Base64UrlValue(char c) noexcept {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '-') return 62;
-  if (c == '_') return 63;
+  if (c >= 'A' && c <= 'Z')
+    return c - 'A';
+  if (c >= 'a' && c <= 'z')
+    return c - 'a' + 26;
+  if (c >= '0' && c <= '9')
+    return c - '0' + 52;
+  if (c == '-')
+    return 62;
+  if (c == '_')
+    return 63;
   return -1;
 }
 
 // HexValue is the value of a lowercase hex digit, or -1 (tokens use lowercase only).
 int HexValue(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
   return -1;
 }
 
 // DecodeSecret decodes exactly kSecretLength base64url characters into 32 bytes. The last
 // character carries 2 unused bits, which must be zero, so that each secret has one spelling.
-bool DecodeSecret(const char* in, Secret& out) noexcept {
+bool DecodeSecret(const char *in, Secret &out) noexcept {
   std::uint32_t buffer = 0;
   int bits = 0;
   std::size_t written = 0;
   for (std::size_t i = 0; i < kSecretLength; ++i) {
     const int value = Base64UrlValue(in[i]);
-    if (value < 0) return false;
+    if (value < 0)
+      return false;
     buffer = (buffer << 6) | static_cast<std::uint32_t>(value);
     bits += 6;
     if (bits >= 8) {
@@ -59,11 +65,12 @@ bool DecodeSecret(const char* in, Secret& out) noexcept {
   return written == kSecretSize && buffer == 0;
 }
 
-}  // namespace
+} // namespace
 
 std::optional<TokenKind> token_kind_from_name(std::string_view name) noexcept {
-  for (const auto& info : kKinds) {
-    if (info.name == name) return info.kind;
+  for (const auto &info : kKinds) {
+    if (info.name == name)
+      return info.kind;
   }
   return std::nullopt;
 }
@@ -72,7 +79,7 @@ std::string_view token_kind_name(TokenKind kind) noexcept { return kKinds[static
 
 std::string_view token_prefix(TokenKind kind) noexcept { return kKinds[static_cast<int>(kind)].prefix; }
 
-void base64url_encode(const std::uint8_t* data, std::size_t size, char* out) noexcept {
+void base64url_encode(const std::uint8_t *data, std::size_t size, char *out) noexcept {
   std::uint32_t buffer = 0;
   int bits = 0;
   for (std::size_t i = 0; i < size; ++i) {
@@ -83,23 +90,24 @@ void base64url_encode(const std::uint8_t* data, std::size_t size, char* out) noe
       *out++ = kBase64UrlAlphabet[(buffer >> bits) & 0x3f];
     }
   }
-  if (bits > 0) *out++ = kBase64UrlAlphabet[(buffer << (6 - bits)) & 0x3f];
+  if (bits > 0)
+    *out++ = kBase64UrlAlphabet[(buffer << (6 - bits)) & 0x3f];
 }
 
 RowId random_row_id() {
   RowId id;
   random_bytes(id.data(), id.size());
-  id[6] = static_cast<std::uint8_t>((id[6] & 0x0f) | 0x40);  // version 4
-  id[8] = static_cast<std::uint8_t>((id[8] & 0x3f) | 0x80);  // RFC 4122 variant
+  id[6] = static_cast<std::uint8_t>((id[6] & 0x0f) | 0x40); // version 4
+  id[8] = static_cast<std::uint8_t>((id[8] & 0x3f) | 0x80); // RFC 4122 variant
   return id;
 }
 
-IssuedToken token_issue(TokenKind kind, const RowId& row_id) {
+IssuedToken token_issue(TokenKind kind, const RowId &row_id) {
   Secret secret;
   random_bytes(secret.data(), secret.size());
 
   IssuedToken issued;
-  char* out = issued.text.data();
+  char *out = issued.text.data();
   const std::string_view prefix = token_prefix(kind);
   std::memcpy(out, prefix.data(), kPrefixLength);
   out += kPrefixLength;
@@ -115,29 +123,34 @@ IssuedToken token_issue(TokenKind kind, const RowId& row_id) {
 }
 
 std::optional<ParsedToken> token_parse(std::string_view text) noexcept {
-  if (text.size() != kTokenLength) return std::nullopt;
+  if (text.size() != kTokenLength)
+    return std::nullopt;
   const std::size_t row_start = kPrefixLength + 1;
   const std::size_t secret_start = row_start + kRowIdLength + 1;
-  if (text[kPrefixLength] != '_' || text[secret_start - 1] != '_') return std::nullopt;
+  if (text[kPrefixLength] != '_' || text[secret_start - 1] != '_')
+    return std::nullopt;
 
   ParsedToken parsed{};
   bool known = false;
-  for (const auto& info : kKinds) {
+  for (const auto &info : kKinds) {
     if (text.substr(0, kPrefixLength) == info.prefix) {
       parsed.kind = info.kind;
       known = true;
     }
   }
-  if (!known) return std::nullopt;
+  if (!known)
+    return std::nullopt;
 
   for (std::size_t i = 0; i < kRowIdSize; ++i) {
     const int high = HexValue(text[row_start + 2 * i]);
     const int low = HexValue(text[row_start + 2 * i + 1]);
-    if (high < 0 || low < 0) return std::nullopt;
+    if (high < 0 || low < 0)
+      return std::nullopt;
     parsed.row_id[i] = static_cast<std::uint8_t>((high << 4) | low);
   }
-  if (!DecodeSecret(text.data() + secret_start, parsed.secret)) return std::nullopt;
+  if (!DecodeSecret(text.data() + secret_start, parsed.secret))
+    return std::nullopt;
   return parsed;
 }
 
-}  // namespace authflow
+} // namespace authflow

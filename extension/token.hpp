@@ -24,7 +24,7 @@ inline constexpr std::size_t kRowIdSize = 16;
 inline constexpr std::size_t kSecretSize = 32;
 inline constexpr std::size_t kPrefixLength = 3;
 inline constexpr std::size_t kRowIdLength = 2 * kRowIdSize;
-inline constexpr std::size_t kSecretLength = 43;  // ceil(32 * 4 / 3), unpadded
+inline constexpr std::size_t kSecretLength = 43; // ceil(32 * 4 / 3), unpadded
 inline constexpr std::size_t kTokenLength = kPrefixLength + 1 + kRowIdLength + 1 + kSecretLength;
 
 using RowId = std::array<std::uint8_t, kRowIdSize>;
@@ -47,7 +47,7 @@ struct IssuedToken {
 };
 
 // token_issue makes a new token of `kind` for row `row_id` with a fresh secret.
-IssuedToken token_issue(TokenKind kind, const RowId& row_id);
+IssuedToken token_issue(TokenKind kind, const RowId &row_id);
 
 // ParsedToken is a token split into its parts.
 struct ParsedToken {
@@ -64,6 +64,6 @@ std::optional<ParsedToken> token_parse(std::string_view text) noexcept;
 // base64url_encode writes the unpadded base64url form of `size` bytes to `out`, which must have
 // room for base64url_length(size) characters.
 constexpr std::size_t base64url_length(std::size_t size) { return (size * 4 + 2) / 3; }
-void base64url_encode(const std::uint8_t* data, std::size_t size, char* out) noexcept;
+void base64url_encode(const std::uint8_t *data, std::size_t size, char *out) noexcept;
 
-}  // namespace authflow
+} // namespace authflow

@@ -46,7 +46,7 @@ public:
   // Run runs on a worker thread with a connection and returns how to deliver its answer; the pool
   // marks the connection free before delivering, so whoever sees the answer sees the pool idle.
   using Run = std::function<std::function<void()>(DatabaseSlot &)>;
-  using Expire = std::function<void()>;            // runs instead when no connection came in time
+  using Expire = std::function<void()>; // runs instead when no connection came in time
 
   ConnectionPool(std::string conninfo, DatabaseSlot::Setup setup, std::size_t size,
                  std::chrono::milliseconds wait_limit, Metrics &metrics);

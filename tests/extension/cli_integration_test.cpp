@@ -21,7 +21,7 @@ struct Attempt {
   std::string login_code;
 };
 
-Attempt StartAttempt(pqxx::connection& connection, const std::string& anon_refresh_token = "") {
+Attempt StartAttempt(pqxx::connection &connection, const std::string &anon_refresh_token = "") {
   pqxx::work work(connection);
   const pqxx::row row =
       anon_refresh_token.empty()
@@ -33,9 +33,10 @@ Attempt StartAttempt(pqxx::connection& connection, const std::string& anon_refre
 }
 
 // RefreshTokenOf creates a session for a (new) user and returns its refresh token.
-std::string RefreshTokenOf(pqxx::connection& connection, const std::string& user) {
+std::string RefreshTokenOf(pqxx::connection &connection, const std::string &user) {
   pqxx::work work(connection);
-  const std::string token = work.exec_params1("SELECT refresh_token FROM authflow.session_create($1)", user)[0].as<std::string>();
+  const std::string token =
+      work.exec_params1("SELECT refresh_token FROM authflow.session_create($1)", user)[0].as<std::string>();
   work.commit();
   return token;
 }
@@ -45,7 +46,7 @@ struct Anonymous {
   std::string refresh_token;
 };
 
-Anonymous CreateAnonymous(pqxx::connection& connection) {
+Anonymous CreateAnonymous(pqxx::connection &connection) {
   pqxx::work work(connection);
   const pqxx::row row = work.exec1("SELECT user_id, refresh_token FROM authflow.user_create_anonymous()");
   work.commit();
@@ -53,18 +54,19 @@ Anonymous CreateAnonymous(pqxx::connection& connection) {
 }
 
 // Complete returns "" on success, else the SQLSTATE of the error.
-std::string Complete(pqxx::connection& connection, const Attempt& attempt, const std::string& refresh_token, bool merge) {
+std::string Complete(pqxx::connection &connection, const Attempt &attempt, const std::string &refresh_token,
+                     bool merge) {
   try {
     pqxx::work work(connection);
     work.exec_params("SELECT authflow.cli_complete($1, $2, $3)", attempt.login_code, refresh_token, merge);
     work.commit();
     return "";
-  } catch (const pqxx::sql_error& error) {
+  } catch (const pqxx::sql_error &error) {
     return error.sqlstate();
   }
 }
 
-std::string Poll(pqxx::connection& connection, const Attempt& attempt) {
+std::string Poll(pqxx::connection &connection, const Attempt &attempt) {
   pqxx::work work(connection);
   const std::string status =
       work.exec_params1("SELECT status FROM authflow.cli_poll($1)", attempt.polling_code)[0].as<std::string>();
@@ -77,10 +79,12 @@ TEST(CliConcurrency, ThirtyTwoConcurrentPollsAfterCompletionSucceedExactlyOnce) 
   const Attempt attempt = StartAttempt(*setup);
   ASSERT_EQ(Complete(*setup, attempt, RefreshTokenOf(*setup, unique_name("poller")), false), "");
   std::atomic<int> successes{0}, used{0};
-  run_concurrently(32, [&](int, pqxx::connection& connection) {
+  run_concurrently(32, [&](int, pqxx::connection &connection) {
     const std::string status = Poll(connection, attempt);
-    if (status == "success") ++successes;
-    if (status == "used") ++used;
+    if (status == "success")
+      ++successes;
+    if (status == "used")
+      ++used;
   });
   EXPECT_EQ(successes.load(), 1);
   EXPECT_EQ(used.load(), 31);
@@ -90,12 +94,15 @@ TEST(CliConcurrency, ThirtyTwoConcurrentCompletionsHaveOneWinner) {
   auto setup = connect();
   const Attempt attempt = StartAttempt(*setup);
   std::vector<std::string> browsers;
-  for (int i = 0; i < 32; ++i) browsers.push_back(RefreshTokenOf(*setup, unique_name("completer")));
+  for (int i = 0; i < 32; ++i)
+    browsers.push_back(RefreshTokenOf(*setup, unique_name("completer")));
   std::atomic<int> wins{0}, refused{0};
-  run_concurrently(32, [&](int i, pqxx::connection& connection) {
+  run_concurrently(32, [&](int i, pqxx::connection &connection) {
     const std::string outcome = Complete(connection, attempt, browsers[i], false);
-    if (outcome.empty()) ++wins;
-    if (outcome == "AF020") ++refused;
+    if (outcome.empty())
+      ++wins;
+    if (outcome == "AF020")
+      ++refused;
   });
   EXPECT_EQ(wins.load(), 1);
   EXPECT_EQ(refused.load(), 31) << "every loser gets 'Invalid login code or the code has expired'";
@@ -106,14 +113,15 @@ TEST(CliConcurrency, ConcurrentClaimsHaveOneWinner) {
   const Anonymous anon = CreateAnonymous(*setup);
   const Attempt attempt = StartAttempt(*setup, anon.refresh_token);
   std::atomic<int> wins{0}, refused{0};
-  run_concurrently(16, [&](int, pqxx::connection& connection) {
+  run_concurrently(16, [&](int, pqxx::connection &connection) {
     try {
       pqxx::work work(connection);
       work.exec_params1("SELECT user_id FROM authflow.cli_claim_anon_session($1)", attempt.login_code);
       work.commit();
       ++wins;
-    } catch (const pqxx::sql_error& error) {
-      if (error.sqlstate() == "AF021") ++refused;
+    } catch (const pqxx::sql_error &error) {
+      if (error.sqlstate() == "AF021")
+        ++refused;
     }
   });
   EXPECT_EQ(wins.load(), 1);
@@ -123,11 +131,13 @@ TEST(CliConcurrency, ConcurrentClaimsHaveOneWinner) {
 
 // An application table with user-owned rows, registered for the merge, dropped afterwards.
 class MergeTable {
- public:
-  explicit MergeTable(pqxx::connection& connection) : connection_(connection), name_("merge_items_" + std::to_string(::getpid())) {
+public:
+  explicit MergeTable(pqxx::connection &connection)
+      : connection_(connection), name_("merge_items_" + std::to_string(::getpid())) {
     pqxx::work work(connection_);
     work.exec("CREATE TABLE public." + name_ + " (owner text NOT NULL, item integer NOT NULL, UNIQUE (owner, item))");
-    work.exec_params("SELECT authflow.merge_rule_add($1::regclass, 'owner', '{item}', 'keep_target')", "public." + name_);
+    work.exec_params("SELECT authflow.merge_rule_add($1::regclass, 'owner', '{item}', 'keep_target')",
+                     "public." + name_);
     work.commit();
   }
   ~MergeTable() {
@@ -136,24 +146,24 @@ class MergeTable {
     work.exec("DROP TABLE public." + name_);
     work.commit();
   }
-  void Insert(const std::string& owner, int first, int count) {
+  void Insert(const std::string &owner, int first, int count) {
     pqxx::work work(connection_);
-    work.exec_params("INSERT INTO public." + name_ + " SELECT $1, g FROM generate_series($2::int, $3::int) g", owner, first,
-                     first + count - 1);
+    work.exec_params("INSERT INTO public." + name_ + " SELECT $1, g FROM generate_series($2::int, $3::int) g", owner,
+                     first, first + count - 1);
     work.commit();
   }
   std::map<std::string, int> RowsByOwner() {
     pqxx::work work(connection_);
     std::map<std::string, int> rows;
-    for (const auto& row : work.exec("SELECT owner, count(*) FROM public." + name_ + " GROUP BY owner")) {
+    for (const auto &row : work.exec("SELECT owner, count(*) FROM public." + name_ + " GROUP BY owner")) {
       rows[row[0].as<std::string>()] = row[1].as<int>();
     }
     work.commit();
     return rows;
   }
 
- private:
-  pqxx::connection& connection_;
+private:
+  pqxx::connection &connection_;
   std::string name_;
 };
 
@@ -171,10 +181,11 @@ TEST(CliMerge, ConcurrentMergesOfOneAnonymousUserMoveItsRowsOnce) {
     target_tokens.push_back(RefreshTokenOf(*setup, targets.back()));
   }
   std::vector<std::string> outcomes(kAttempts);
-  run_concurrently(kAttempts, [&](int i, pqxx::connection& connection) {
+  run_concurrently(kAttempts, [&](int i, pqxx::connection &connection) {
     outcomes[i] = Complete(connection, attempts[i], target_tokens[i], true);
   });
-  for (const auto& outcome : outcomes) EXPECT_EQ(outcome, "") << "no deadlock or error reaches the caller";
+  for (const auto &outcome : outcomes)
+    EXPECT_EQ(outcome, "") << "no deadlock or error reaches the caller";
   const auto rows = table.RowsByOwner();
   ASSERT_EQ(rows.size(), 1u) << "all rows went to exactly one target";
   EXPECT_EQ(rows.begin()->second, 100) << "no row lost or duplicated";
@@ -191,18 +202,19 @@ TEST(CliMerge, ConcurrentMergesIntoOneTargetKeepEveryRow) {
   std::vector<Attempt> attempts;
   for (int i = 0; i < kAnonymous; ++i) {
     const Anonymous anon = CreateAnonymous(*setup);
-    table.Insert(anon.user_id, 1000 * (i + 1), 50);  // keys of their own: no collisions
-    table.Insert(anon.user_id, 1, 1);                // and one that collides with the target's
+    table.Insert(anon.user_id, 1000 * (i + 1), 50); // keys of their own: no collisions
+    table.Insert(anon.user_id, 1, 1);               // and one that collides with the target's
     attempts.push_back(StartAttempt(*setup, anon.refresh_token));
   }
   std::vector<std::string> outcomes(kAnonymous);
-  run_concurrently(kAnonymous, [&](int i, pqxx::connection& connection) {
+  run_concurrently(kAnonymous, [&](int i, pqxx::connection &connection) {
     outcomes[i] = Complete(connection, attempts[i], target_token, true);
   });
-  for (const auto& outcome : outcomes) EXPECT_EQ(outcome, "");
+  for (const auto &outcome : outcomes)
+    EXPECT_EQ(outcome, "");
   const auto rows = table.RowsByOwner();
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows.at(target), 10 + kAnonymous * 50) << "moved rows all arrive; colliding ones yield to the target";
 }
 
-}  // namespace
+} // namespace

@@ -12,7 +12,7 @@ namespace {
 
 using authflow::TokenKind;
 
-std::string Hex(const authflow::Sha256Digest& digest) {
+std::string Hex(const authflow::Sha256Digest &digest) {
   static const char digits[] = "0123456789abcdef";
   std::string out;
   for (auto byte : digest) {
@@ -22,7 +22,7 @@ std::string Hex(const authflow::Sha256Digest& digest) {
   return out;
 }
 
-std::string Sha256Hex(const std::string& input) { return Hex(authflow::sha256(input.data(), input.size())); }
+std::string Sha256Hex(const std::string &input) { return Hex(authflow::sha256(input.data(), input.size())); }
 
 std::string Issue(TokenKind kind) {
   const auto issued = authflow::token_issue(kind, authflow::random_row_id());
@@ -33,15 +33,14 @@ std::string Issue(TokenKind kind) {
 TEST(Sha256, EmptyString) {
   EXPECT_EQ(Sha256Hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }
-TEST(Sha256, Abc) {
-  EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-}
+TEST(Sha256, Abc) { EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"); }
 TEST(Sha256, TwoBlockMessage448Bits) {
   EXPECT_EQ(Sha256Hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
             "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
 }
 TEST(Sha256, Message896Bits) {
-  EXPECT_EQ(Sha256Hex("abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu"),
+  EXPECT_EQ(Sha256Hex("abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrs"
+                      "mnopqrstnopqrstu"),
             "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1");
 }
 TEST(Sha256, OneMillionA) {
@@ -62,7 +61,7 @@ TEST(SecureEqual, DifferentLengthsAreNotEqual) {
 }
 
 TEST(TokenKinds, NamesRoundTrip) {
-  for (const char* name : {"access", "refresh", "polling", "login", "key"}) {
+  for (const char *name : {"access", "refresh", "polling", "login", "key"}) {
     const auto kind = authflow::token_kind_from_name(name);
     ASSERT_TRUE(kind.has_value()) << name;
     EXPECT_EQ(authflow::token_kind_name(*kind), name);
@@ -74,7 +73,7 @@ TEST(TokenKinds, NamesRoundTrip) {
 
 struct FormatCase {
   TokenKind kind;
-  const char* prefix;
+  const char *prefix;
 };
 
 class TokenFormat : public ::testing::TestWithParam<FormatCase> {};
@@ -84,9 +83,11 @@ TEST_P(TokenFormat, HasPrefixHexRowIdAndBase64UrlSecret) {
   ASSERT_EQ(token.size(), 80u);
   EXPECT_EQ(token.substr(0, 4), std::string(GetParam().prefix) + "_");
   EXPECT_EQ(token[36], '_');
-  for (std::size_t i = 4; i < 36; ++i) EXPECT_TRUE(std::strchr("0123456789abcdef", token[i])) << token;
-  const char* url_safe = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  for (std::size_t i = 37; i < token.size(); ++i) EXPECT_TRUE(std::strchr(url_safe, token[i])) << token;
+  for (std::size_t i = 4; i < 36; ++i)
+    EXPECT_TRUE(std::strchr("0123456789abcdef", token[i])) << token;
+  const char *url_safe = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  for (std::size_t i = 37; i < token.size(); ++i)
+    EXPECT_TRUE(std::strchr(url_safe, token[i])) << token;
 }
 
 TEST_P(TokenFormat, ParsesBackToItsParts) {
@@ -128,12 +129,12 @@ TEST(TokenGeneration, RandomRowIdsAreVersion4Uuids) {
 
 TEST(Base64Url, MatchesRfc4648Vectors) {
   // RFC 4648 section 10, unpadded.
-  const std::pair<const char*, const char*> vectors[] = {{"", ""},       {"f", "Zg"},       {"fo", "Zm8"},
-                                                         {"foo", "Zm9v"}, {"foob", "Zm9vYg"}, {"fooba", "Zm9vYmE"},
-                                                         {"foobar", "Zm9vYmFy"}};
-  for (const auto& [input, expected] : vectors) {
+  const std::pair<const char *, const char *> vectors[] = {
+      {"", ""},           {"f", "Zg"},          {"fo", "Zm8"},         {"foo", "Zm9v"},
+      {"foob", "Zm9vYg"}, {"fooba", "Zm9vYmE"}, {"foobar", "Zm9vYmFy"}};
+  for (const auto &[input, expected] : vectors) {
     std::string out(authflow::base64url_length(std::strlen(input)), '?');
-    authflow::base64url_encode(reinterpret_cast<const std::uint8_t*>(input), std::strlen(input), out.data());
+    authflow::base64url_encode(reinterpret_cast<const std::uint8_t *>(input), std::strlen(input), out.data());
     EXPECT_EQ(out, expected) << input;
   }
   const std::uint8_t url_bytes[] = {0xfb, 0xff};
@@ -166,7 +167,7 @@ TEST(TokenParse, RejectsMalformedInput) {
       {"over-long input", std::string(1 << 20, 'a')},
       {"hex secret of a foreign token", "afr_" + std::string(32, '0') + "_" + std::string(43, 'f')},
   };
-  for (const auto& [label, input] : bad) {
+  for (const auto &[label, input] : bad) {
     EXPECT_FALSE(authflow::token_parse(input).has_value()) << label;
   }
 }
@@ -180,4 +181,4 @@ TEST(TokenParse, RejectsNonCanonicalLastCharacter) {
   EXPECT_FALSE(authflow::token_parse(token).has_value());
 }
 
-}  // namespace
+} // namespace

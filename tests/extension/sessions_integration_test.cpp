@@ -24,7 +24,7 @@ struct Tokens {
   std::string access;
 };
 
-Tokens CreateSession(pqxx::connection& connection, const std::string& user, const std::string& handle = "h.test") {
+Tokens CreateSession(pqxx::connection &connection, const std::string &user, const std::string &handle = "h.test") {
   pqxx::work work(connection);
   const pqxx::row row = work.exec_params1(
       "SELECT session_id::text, refresh_token, access_token FROM authflow.session_create($1, $2)", user, handle);
@@ -33,7 +33,7 @@ Tokens CreateSession(pqxx::connection& connection, const std::string& user, cons
 }
 
 // Refresh returns the new access token, or "" when the refresh token was refused.
-std::string Refresh(pqxx::connection& connection, const std::string& refresh_token) {
+std::string Refresh(pqxx::connection &connection, const std::string &refresh_token) {
   pqxx::work work(connection);
   const pqxx::result result = work.exec_params("SELECT access_token FROM authflow.session_refresh($1)", refresh_token);
   work.commit();
@@ -41,12 +41,15 @@ std::string Refresh(pqxx::connection& connection, const std::string& refresh_tok
 }
 
 // Validate returns the user id of a live access token, or "" when there is none.
-std::string Validate(pqxx::connection& connection, const std::string& access_token) {
+std::string Validate(pqxx::connection &connection, const std::string &access_token) {
   pqxx::work work(connection);
-  const pqxx::result result = work.exec_params("SELECT user_id, handle FROM authflow.session_validate($1)", access_token);
+  const pqxx::result result =
+      work.exec_params("SELECT user_id, handle FROM authflow.session_validate($1)", access_token);
   work.commit();
-  if (result.empty()) return "";
-  if (result[0][0].is_null() || result[0][1].is_null()) return "<incomplete row>";
+  if (result.empty())
+    return "";
+  if (result[0][0].is_null() || result[0][1].is_null())
+    return "<incomplete row>";
   return result[0][0].as<std::string>();
 }
 
@@ -55,14 +58,14 @@ TEST(SessionConcurrency, ConcurrentRefreshesLeaveExactlyOneWorkingAccessToken) {
   const Tokens session = CreateSession(*setup, unique_name("refresh-race"));
   constexpr int kClients = 16;
   std::vector<std::string> access_tokens(kClients);
-  run_concurrently(kClients, [&](int i, pqxx::connection& connection) {
-    access_tokens[i] = Refresh(connection, session.refresh);
-  });
+  run_concurrently(
+      kClients, [&](int i, pqxx::connection &connection) { access_tokens[i] = Refresh(connection, session.refresh); });
 
   int working = 0;
-  for (const auto& token : access_tokens) {
+  for (const auto &token : access_tokens) {
     ASSERT_FALSE(token.empty()) << "every refresh of a live session succeeds";
-    if (!Validate(*setup, token).empty()) ++working;
+    if (!Validate(*setup, token).empty())
+      ++working;
   }
   EXPECT_EQ(working, 1);
   EXPECT_TRUE(Validate(*setup, session.access).empty()) << "the original access token is dead";
@@ -72,9 +75,10 @@ TEST(SessionConcurrency, ConcurrentRevokesRevokeExactlyOnce) {
   auto setup = connect();
   const Tokens session = CreateSession(*setup, unique_name("revoke-race"));
   std::atomic<int> revoked{0};
-  run_concurrently(16, [&](int, pqxx::connection& connection) {
+  run_concurrently(16, [&](int, pqxx::connection &connection) {
     pqxx::work work(connection);
-    if (work.exec_params1("SELECT authflow.session_revoke($1)", session.refresh)[0].as<bool>()) ++revoked;
+    if (work.exec_params1("SELECT authflow.session_revoke($1)", session.refresh)[0].as<bool>())
+      ++revoked;
     work.commit();
   });
   EXPECT_EQ(revoked.load(), 1);
@@ -90,14 +94,14 @@ TEST(SessionConcurrency, ValidateNeverReturnsAReplacedToken) {
   std::atomic<bool> done{false};
   std::atomic<int> stale_hits{0}, checks{0};
 
-  run_concurrently(4, [&](int i, pqxx::connection& connection) {
+  run_concurrently(4, [&](int i, pqxx::connection &connection) {
     if (i == 0) {
       std::string current = session.access;
       for (int n = 0; n < 300; ++n) {
         const std::string next = Refresh(connection, session.refresh);
         ASSERT_FALSE(next.empty());
         std::lock_guard<std::mutex> lock(mutex);
-        replaced.push_back(current);  // committed: from now on `current` must never validate
+        replaced.push_back(current); // committed: from now on `current` must never validate
         current = next;
       }
       done = true;
@@ -107,10 +111,13 @@ TEST(SessionConcurrency, ValidateNeverReturnsAReplacedToken) {
       std::string token;
       {
         std::lock_guard<std::mutex> lock(mutex);
-        if (!replaced.empty()) token = replaced[checks % replaced.size()];
+        if (!replaced.empty())
+          token = replaced[checks % replaced.size()];
       }
-      if (token.empty()) continue;
-      if (!Validate(connection, token).empty()) ++stale_hits;
+      if (token.empty())
+        continue;
+      if (!Validate(connection, token).empty())
+        ++stale_hits;
       ++checks;
     }
   });
@@ -123,13 +130,14 @@ TEST(SessionConcurrency, RevokeAllReachesSessionsRefreshedConcurrently) {
   const std::string user = unique_name("revoke-all");
   constexpr int kSessions = 20;
   std::vector<Tokens> sessions;
-  for (int i = 0; i < kSessions; ++i) sessions.push_back(CreateSession(*setup, user));
+  for (int i = 0; i < kSessions; ++i)
+    sessions.push_back(CreateSession(*setup, user));
 
   std::atomic<bool> revoked{false};
   int deleted = -1;
   std::vector<std::string> issued_after;
   std::mutex mutex;
-  run_concurrently(5, [&](int i, pqxx::connection& connection) {
+  run_concurrently(5, [&](int i, pqxx::connection &connection) {
     if (i == 0) {
       pqxx::work work(connection);
       deleted = work.exec_params1("SELECT authflow.session_revoke_all($1)", user)[0].as<int>();
@@ -153,10 +161,11 @@ TEST(SessionConcurrency, RevokeAllReachesSessionsRefreshedConcurrently) {
   pqxx::work work(*setup);
   EXPECT_EQ(work.exec_params1("SELECT count(*) FROM authflow.session_list($1)", user)[0].as<int>(), 0);
   work.commit();
-  for (const auto& session : sessions) {
+  for (const auto &session : sessions) {
     EXPECT_TRUE(Refresh(*setup, session.refresh).empty()) << "no session survives revoke_all";
   }
-  for (const auto& token : issued_after) EXPECT_TRUE(Validate(*setup, token).empty());
+  for (const auto &token : issued_after)
+    EXPECT_TRUE(Validate(*setup, token).empty());
 }
 
 TEST(SessionConcurrency, ReadersSeeWholeSessionsOrNothing) {
@@ -165,7 +174,7 @@ TEST(SessionConcurrency, ReadersSeeWholeSessionsOrNothing) {
   std::atomic<bool> done{false};
   std::atomic<int> incomplete{0}, seen{0};
   const std::string user = unique_name("atomic");
-  run_concurrently(4, [&](int i, pqxx::connection& connection) {
+  run_concurrently(4, [&](int i, pqxx::connection &connection) {
     if (i == 0) {
       for (int n = 0; n < 200; ++n) {
         const Tokens tokens = CreateSession(connection, user);
@@ -186,11 +195,13 @@ TEST(SessionConcurrency, ReadersSeeWholeSessionsOrNothing) {
       Tokens tokens;
       {
         std::lock_guard<std::mutex> lock(mutex);
-        if (published.empty()) continue;
+        if (published.empty())
+          continue;
         tokens = published[(seen + i) % published.size()];
       }
       const std::string result = Validate(connection, tokens.access);
-      if (result == "<incomplete row>" || (!result.empty() && result != user)) ++incomplete;
+      if (result == "<incomplete row>" || (!result.empty() && result != user))
+        ++incomplete;
       ++seen;
     }
   });
@@ -236,8 +247,9 @@ TEST(SessionPurge, PgCronJobDeletesExpiredSessionsOnly) {
   const Tokens live = CreateSession(*connection, unique_name("cron-live"));
   {
     pqxx::work work(*connection);
-    work.exec_params("UPDATE authflow.sessions SET expires_at = now() - interval '1 second' WHERE session_id = $1::uuid",
-                     expired.session_id);
+    work.exec_params(
+        "UPDATE authflow.sessions SET expires_at = now() - interval '1 second' WHERE session_id = $1::uuid",
+        expired.session_id);
     work.exec("SELECT authflow.schedule_purge()");
     work.commit();
   }
@@ -252,21 +264,22 @@ TEST(SessionPurge, PgCronJobDeletesExpiredSessionsOnly) {
   std::string status;
   while (std::chrono::steady_clock::now() < deadline) {
     pqxx::work work(*connection);
-    const pqxx::result result = work.exec_params(
-        "SELECT d.status FROM cron.job_run_details d JOIN cron.job j USING (jobid) "
-        "WHERE j.jobname = 'authflow-purge' AND d.runid > $1 AND d.status IN ('succeeded', 'failed') "
-        "ORDER BY d.runid DESC LIMIT 1",
-        last_run_before);
+    const pqxx::result result =
+        work.exec_params("SELECT d.status FROM cron.job_run_details d JOIN cron.job j USING (jobid) "
+                         "WHERE j.jobname = 'authflow-purge' AND d.runid > $1 AND d.status IN ('succeeded', 'failed') "
+                         "ORDER BY d.runid DESC LIMIT 1",
+                         last_run_before);
     work.commit();
     if (!result.empty()) {
       status = result[0][0].as<std::string>();
       break;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));  // polling an external scheduler
+    std::this_thread::sleep_for(std::chrono::milliseconds(500)); // polling an external scheduler
   }
   pqxx::work work(*connection);
-  const int expired_left = work.exec_params1("SELECT count(*) FROM authflow.sessions WHERE session_id = $1::uuid",
-                                             expired.session_id)[0].as<int>();
+  const int expired_left =
+      work.exec_params1("SELECT count(*) FROM authflow.sessions WHERE session_id = $1::uuid", expired.session_id)[0]
+          .as<int>();
   work.exec("SELECT authflow.unschedule_purge()");
   work.commit();
   ASSERT_EQ(status, "succeeded");
@@ -274,4 +287,4 @@ TEST(SessionPurge, PgCronJobDeletesExpiredSessionsOnly) {
   EXPECT_FALSE(Validate(*connection, live.access).empty());
 }
 
-}  // namespace
+} // namespace

@@ -16,7 +16,7 @@ namespace {
 namespace http = boost::beast::http;
 using nlohmann::json;
 
-constexpr const char* kGatewayRole = "authflow_gateway_api_test";
+constexpr const char *kGatewayRole = "authflow_gateway_api_test";
 
 class Api : public ::testing::Test {
 protected:
@@ -34,18 +34,20 @@ protected:
   }
   static void TearDownTestSuite() { gateway_.reset(); }
 
-  static Response Post(const std::string& target, const json& body, const std::multimap<std::string, std::string>& headers = {}) {
+  static Response Post(const std::string &target, const json &body,
+                       const std::multimap<std::string, std::string> &headers = {}) {
     HttpClient client(gateway_->port());
     auto merged = headers;
     merged.emplace("Content-Type", "application/json");
     return client.send(make_request(http::verb::post, target, body.dump(), merged));
   }
-  static Response Send(http::verb method, const std::string& target, const std::multimap<std::string, std::string>& headers) {
+  static Response Send(http::verb method, const std::string &target,
+                       const std::multimap<std::string, std::string> &headers) {
     HttpClient client(gateway_->port());
     return client.send(make_request(method, target, "", headers));
   }
   // BrowserRefreshToken is a signed-in user's refresh token, made over HTTP with the server key.
-  static std::string BrowserRefreshToken(const std::string& user) {
+  static std::string BrowserRefreshToken(const std::string &user) {
     const auto response = Post("/api/v1/sessions", {{"user_id", user}}, {{"x-server-key", server_key_}});
     EXPECT_EQ(response.result_int(), 201) << response.body();
     return json::parse(response.body())["refresh_token"];
@@ -66,8 +68,9 @@ TEST_F(Api, FullCliCycle) {
   const json poll = {{"polling_code", attempt["polling_code"]}};
 
   EXPECT_EQ(json::parse(Post("/api/v1/auth/cli/poll", poll).body()), json({{"status", "waiting"}}));
-  EXPECT_EQ(json::parse(Post("/api/v1/auth/cli/complete", {{"login_code", attempt["login_code"]}, {"mode", "check"}}).body()),
-            json({{"cli_session_state", "none"}}));
+  EXPECT_EQ(
+      json::parse(Post("/api/v1/auth/cli/complete", {{"login_code", attempt["login_code"]}, {"mode", "check"}}).body()),
+      json({{"cli_session_state", "none"}}));
   const std::string user = unique_name("did:plc:http-cli");
   auto completed = Post("/api/v1/auth/cli/complete",
                         {{"login_code", attempt["login_code"]}, {"refresh_token", BrowserRefreshToken(user)}});
@@ -88,11 +91,14 @@ TEST_F(Api, FullCliCycle) {
 TEST_F(Api, AnonymousCliCycleWithClaim) {
   const json anon = json::parse(Post("/api/v1/auth/anonymous/sign-up", json::object()).body());
   const json attempt = json::parse(Post("/api/v1/auth/cli", {{"anon_refresh_token", anon["refresh_token"]}}).body());
-  EXPECT_EQ(json::parse(Post("/api/v1/auth/cli/complete", {{"login_code", attempt["login_code"]}, {"mode", "check"}}).body()),
-            json({{"cli_session_state", "anonymous"}}));
-  auto claimed = Post("/api/v1/auth/cli/complete", {{"login_code", attempt["login_code"]}, {"mode", "claim-anon-session"}});
+  EXPECT_EQ(
+      json::parse(Post("/api/v1/auth/cli/complete", {{"login_code", attempt["login_code"]}, {"mode", "check"}}).body()),
+      json({{"cli_session_state", "anonymous"}}));
+  auto claimed =
+      Post("/api/v1/auth/cli/complete", {{"login_code", attempt["login_code"]}, {"mode", "claim-anon-session"}});
   ASSERT_EQ(claimed.result_int(), 200) << claimed.body();
-  auto again = Post("/api/v1/auth/cli/complete", {{"login_code", attempt["login_code"]}, {"mode", "claim-anon-session"}});
+  auto again =
+      Post("/api/v1/auth/cli/complete", {{"login_code", attempt["login_code"]}, {"mode", "claim-anon-session"}});
   EXPECT_EQ(again.result_int(), 400);
   EXPECT_EQ(json::parse(again.body())["error"], "No anonymous session associated with this code");
 }
@@ -109,14 +115,17 @@ TEST_F(Api, SessionCycleWithCookies) {
   ASSERT_EQ(current.result_int(), 200);
   EXPECT_EQ(json::parse(current.body())["handle"], "cookie.test");
 
-  auto refreshed = Send(http::verb::post, "/api/v1/sessions/current/refresh", {{"Cookie", "theme=dark"}, {"Cookie", cookie}});
+  auto refreshed =
+      Send(http::verb::post, "/api/v1/sessions/current/refresh", {{"Cookie", "theme=dark"}, {"Cookie", cookie}});
   ASSERT_EQ(refreshed.result_int(), 200) << refreshed.body();
   const std::string set_cookie(refreshed[http::field::set_cookie]);
   EXPECT_EQ(set_cookie.rfind(cookie + "; Path=/api/v1/sessions; Max-Age=", 0), 0u) << set_cookie;
   EXPECT_NE(set_cookie.find("; HttpOnly; Secure; SameSite=Lax"), std::string::npos) << set_cookie;
   const std::string new_access = json::parse(refreshed.body())["access_token"];
-  EXPECT_EQ(Send(http::verb::get, "/api/v1/sessions/current", {{"Authorization", "Bearer " + old_access}}).result_int(), 401);
-  EXPECT_EQ(Send(http::verb::get, "/api/v1/sessions/current", {{"Authorization", "Bearer " + new_access}}).result_int(), 200);
+  EXPECT_EQ(Send(http::verb::get, "/api/v1/sessions/current", {{"Authorization", "Bearer " + old_access}}).result_int(),
+            401);
+  EXPECT_EQ(Send(http::verb::get, "/api/v1/sessions/current", {{"Authorization", "Bearer " + new_access}}).result_int(),
+            200);
 
   auto logout = Send(http::verb::delete_, "/api/v1/sessions/current", {{"Cookie", cookie}});
   EXPECT_EQ(logout.result_int(), 204);
@@ -124,7 +133,8 @@ TEST_F(Api, SessionCycleWithCookies) {
   auto after = Send(http::verb::post, "/api/v1/sessions/current/refresh", {{"Cookie", cookie}});
   EXPECT_EQ(after.result_int(), 401);
   EXPECT_NE(std::string(after[http::field::set_cookie]).find("authflow_refresh=;"), std::string::npos);
-  EXPECT_EQ(Send(http::verb::get, "/api/v1/sessions/current", {{"Authorization", "Bearer " + new_access}}).result_int(), 401);
+  EXPECT_EQ(Send(http::verb::get, "/api/v1/sessions/current", {{"Authorization", "Bearer " + new_access}}).result_int(),
+            401);
 }
 
 TEST_F(Api, UserSessionsNeedTheServerKey) {
@@ -159,14 +169,24 @@ TEST_F(Api, ErrorPathsAreJsonWithTheirCodes) {
       {http::verb::post, "/api/v1/auth/cli", R"({"expires_in_millis": 86400001})", {}, 400, "SCHEMA_ERROR"},
       {http::verb::post, "/api/v1/auth/cli/complete", R"({"login_code": "afl_x"})", {}, 400, "INVALID_LOGIN_CODE"},
       {http::verb::post, "/api/v1/sessions", R"({"user_id": "u"})", {}, 401, "SERVER_KEY_REQUIRED"},
-      {http::verb::post, "/api/v1/sessions", R"({"user_id": "u"})", {{"x-server-key", "afk_forged"}}, 401, "INVALID_SERVER_KEY"},
-      {http::verb::get, "/api/v1/sessions/current", "", {{"Authorization", "Bearer afa_forged"}}, 401, "INVALID_ACCESS_TOKEN"},
+      {http::verb::post,
+       "/api/v1/sessions",
+       R"({"user_id": "u"})",
+       {{"x-server-key", "afk_forged"}},
+       401,
+       "INVALID_SERVER_KEY"},
+      {http::verb::get,
+       "/api/v1/sessions/current",
+       "",
+       {{"Authorization", "Bearer afa_forged"}},
+       401,
+       "INVALID_ACCESS_TOKEN"},
       {http::verb::post, "/api/v1/auth/cli", "{}", {{"x-tenant-id", "no-such-project"}}, 400, "PROJECT_NOT_FOUND"},
       {http::verb::get, "/api/v1/auth/cli", "", {}, 405, "METHOD_NOT_ALLOWED"},
       {http::verb::get, "/api/v2/anything", "", {}, 404, "NOT_FOUND"},
       {http::verb::post, "/api/v1/auth/cli/poll", std::string(70000, ' '), {}, 413, ""},
   };
-  for (const auto& c : cases) {
+  for (const auto &c : cases) {
     HttpClient client(gateway_->port());
     auto response = client.send(make_request(c.method, c.target, c.body, c.headers));
     EXPECT_EQ(response.result_int(), c.status) << c.target << " " << response.body();
@@ -182,10 +202,11 @@ TEST_F(Api, ErrorPathsAreJsonWithTheirCodes) {
 
 TEST_F(Api, MetricsNameRouteTemplates) {
   Send(http::verb::get, "/api/v1/users/did%3Aplc%3Ametrics/sessions", {{"x-server-key", server_key_}});
-  EXPECT_GE(metric_value(gateway_->port(),
-                         "authflow_gateway_requests_total{route=\"GET /api/v1/users/{user_id}/sessions\",status=\"200\"}"),
-            1.0);
+  EXPECT_GE(
+      metric_value(gateway_->port(),
+                   "authflow_gateway_requests_total{route=\"GET /api/v1/users/{user_id}/sessions\",status=\"200\"}"),
+      1.0);
 }
 
-}  // namespace
-}  // namespace authflow::testing
+} // namespace
+} // namespace authflow::testing

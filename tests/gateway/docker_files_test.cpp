@@ -25,19 +25,19 @@ namespace {
 
 const std::string kSource = AUTHFLOW_SOURCE_DIR;
 
-std::string Read(const std::string& path) {
+std::string Read(const std::string &path) {
   std::ifstream file(kSource + "/" + path);
   std::stringstream text;
   text << file.rdbuf();
   return text.str();
 }
 
-bool Exists(const std::string& path) {
+bool Exists(const std::string &path) {
   struct stat info;
   return ::stat((kSource + "/" + path).c_str(), &info) == 0;
 }
 
-bool Executable(const std::string& path) {
+bool Executable(const std::string &path) {
   struct stat info;
   return ::stat((kSource + "/" + path).c_str(), &info) == 0 && (info.st_mode & S_IXUSR);
 }
@@ -48,12 +48,13 @@ struct Instruction {
   std::string arguments;
 };
 
-std::vector<Instruction> ParseDockerfile(const std::string& path) {
+std::vector<Instruction> ParseDockerfile(const std::string &path) {
   std::vector<Instruction> instructions;
   std::istringstream lines(Read(path));
   std::string line, pending;
   while (std::getline(lines, line)) {
-    if (pending.empty() && (line.empty() || line[0] == '#')) continue;
+    if (pending.empty() && (line.empty() || line[0] == '#'))
+      continue;
     if (!line.empty() && line.back() == '\\') {
       pending += line.substr(0, line.size() - 1) + " ";
       continue;
@@ -69,41 +70,47 @@ std::vector<Instruction> ParseDockerfile(const std::string& path) {
   return instructions;
 }
 
-std::vector<std::string> Words(const std::string& text) {
+std::vector<std::string> Words(const std::string &text) {
   std::istringstream stream(text);
   std::vector<std::string> words;
-  for (std::string word; stream >> word;) words.push_back(word);
+  for (std::string word; stream >> word;)
+    words.push_back(word);
   return words;
 }
 
 std::string GatewayHelp() {
   std::string help;
-  FILE* pipe = ::popen((gateway_binary() + " --help").c_str(), "r");
+  FILE *pipe = ::popen((gateway_binary() + " --help").c_str(), "r");
   std::array<char, 4096> buffer;
-  while (pipe != nullptr && std::fgets(buffer.data(), buffer.size(), pipe) != nullptr) help += buffer.data();
-  if (pipe != nullptr) ::pclose(pipe);
+  while (pipe != nullptr && std::fgets(buffer.data(), buffer.size(), pipe) != nullptr)
+    help += buffer.data();
+  if (pipe != nullptr)
+    ::pclose(pipe);
   return help;
 }
 
 const std::vector<std::string> kDockerfiles = {"docker/postgres.Dockerfile", "docker/gateway.Dockerfile"};
 
 TEST(DockerFiles, DockerfilesUseKnownInstructionsAndExistingPaths) {
-  const std::set<std::string> known = {"FROM", "RUN", "COPY", "ENV", "EXPOSE", "USER", "WORKDIR", "ENTRYPOINT",
-                                       "CMD", "HEALTHCHECK", "ARG", "LABEL", "VOLUME", "STOPSIGNAL", "SHELL"};
-  for (const auto& dockerfile : kDockerfiles) {
+  const std::set<std::string> known = {"FROM", "RUN",     "COPY",       "ENV",        "EXPOSE",
+                                       "USER", "WORKDIR", "ENTRYPOINT", "CMD",        "HEALTHCHECK",
+                                       "ARG",  "LABEL",   "VOLUME",     "STOPSIGNAL", "SHELL"};
+  for (const auto &dockerfile : kDockerfiles) {
     ASSERT_TRUE(Exists(dockerfile)) << dockerfile;
     std::set<std::string> stages;
     const auto instructions = ParseDockerfile(dockerfile);
     ASSERT_FALSE(instructions.empty());
     EXPECT_EQ(instructions.front().keyword, "FROM") << dockerfile;
-    for (const auto& instruction : instructions) {
+    for (const auto &instruction : instructions) {
       EXPECT_TRUE(known.count(instruction.keyword)) << dockerfile << ": " << instruction.keyword;
       const auto words = Words(instruction.arguments);
-      if (instruction.keyword == "FROM" && words.size() == 3) stages.insert(words[2]);
+      if (instruction.keyword == "FROM" && words.size() == 3)
+        stages.insert(words[2]);
       if (instruction.keyword == "COPY") {
         ASSERT_GE(words.size(), 2u);
         if (words[0].rfind("--from=", 0) == 0) {
-          EXPECT_TRUE(stages.count(words[0].substr(7))) << dockerfile << ": copies from an undefined stage " << words[0];
+          EXPECT_TRUE(stages.count(words[0].substr(7)))
+              << dockerfile << ": copies from an undefined stage " << words[0];
           continue;
         }
         for (std::size_t i = 0; i + 1 < words.size(); ++i) {
@@ -114,7 +121,8 @@ TEST(DockerFiles, DockerfilesUseKnownInstructionsAndExistingPaths) {
       }
       if (instruction.keyword == "RUN") {
         static const std::regex script("(scripts/[A-Za-z0-9_.-]+)");
-        for (std::sregex_iterator m(instruction.arguments.begin(), instruction.arguments.end(), script), end; m != end; ++m) {
+        for (std::sregex_iterator m(instruction.arguments.begin(), instruction.arguments.end(), script), end; m != end;
+             ++m) {
           EXPECT_TRUE(Executable((*m)[1])) << dockerfile << ": runs a missing " << (*m)[1];
         }
       }
@@ -141,8 +149,11 @@ TEST(DockerFiles, InitScriptCallsFunctionsTheExtensionHas) {
   pqxx::work work(*connection);
   int calls = 0;
   for (std::sregex_iterator m(script.begin(), script.end(), call), end; m != end; ++m, ++calls) {
-    EXPECT_EQ(work.exec_params1("SELECT count(*) FROM pg_proc WHERE pronamespace = 'authflow'::regnamespace AND proname = $1",
-                                (*m)[1].str())[0].as<int>(), 1)
+    EXPECT_EQ(
+        work.exec_params1("SELECT count(*) FROM pg_proc WHERE pronamespace = 'authflow'::regnamespace AND proname = $1",
+                          (*m)[1].str())[0]
+            .as<int>(),
+        1)
         << (*m)[1];
   }
   EXPECT_GE(calls, 2);
@@ -152,7 +163,7 @@ TEST(DockerFiles, ComposeParsesAndMatchesTheGateway) {
   const YAML::Node compose = YAML::LoadFile(kSource + "/docker/compose.yaml");
   const YAML::Node services = compose["services"];
   ASSERT_TRUE(services["postgres"] && services["gateway"]);
-  for (const char* name : {"postgres", "gateway"}) {
+  for (const char *name : {"postgres", "gateway"}) {
     const YAML::Node build = services[name]["build"];
     EXPECT_EQ(build["context"].as<std::string>(), "..") << name;
     EXPECT_TRUE(Exists(build["dockerfile"].as<std::string>())) << name;
@@ -166,11 +177,12 @@ TEST(DockerFiles, ComposeParsesAndMatchesTheGateway) {
   const std::string help = GatewayHelp();
   ASSERT_NE(help.find("AUTHFLOW_LISTEN"), std::string::npos);
   const YAML::Node environment = services["gateway"]["environment"];
-  for (const auto& entry : environment) {
+  for (const auto &entry : environment) {
     EXPECT_NE(help.find("[" + entry.first.as<std::string>() + "]"), std::string::npos) << entry.first.as<std::string>();
   }
-  for (const auto& instruction : ParseDockerfile("docker/gateway.Dockerfile")) {
-    if (instruction.keyword != "ENV") continue;
+  for (const auto &instruction : ParseDockerfile("docker/gateway.Dockerfile")) {
+    if (instruction.keyword != "ENV")
+      continue;
     static const std::regex name("(AUTHFLOW_[A-Z_]+)=");
     for (std::sregex_iterator m(instruction.arguments.begin(), instruction.arguments.end(), name), end; m != end; ++m) {
       EXPECT_NE(help.find("[" + (*m)[1].str() + "]"), std::string::npos) << (*m)[1];
@@ -198,21 +210,23 @@ TEST(DockerFiles, HealthChecksCallEndpointsTheGatewayServes) {
   std::vector<std::string> paths;
   static const std::regex url("http://127\\.0\\.0\\.1:[0-9]+(/[A-Za-z0-9/_-]*)");
   const YAML::Node compose = YAML::LoadFile(kSource + "/docker/compose.yaml");
-  for (const auto& word : compose["services"]["gateway"]["healthcheck"]["test"]) {
+  for (const auto &word : compose["services"]["gateway"]["healthcheck"]["test"]) {
     std::smatch m;
     const std::string text = word.as<std::string>();
-    if (std::regex_search(text, m, url)) paths.push_back(m[1]);
+    if (std::regex_search(text, m, url))
+      paths.push_back(m[1]);
   }
   const std::string dockerfile = Read("docker/gateway.Dockerfile");
-  for (std::sregex_iterator m(dockerfile.begin(), dockerfile.end(), url), end; m != end; ++m) paths.push_back((*m)[1]);
+  for (std::sregex_iterator m(dockerfile.begin(), dockerfile.end(), url), end; m != end; ++m)
+    paths.push_back((*m)[1]);
   ASSERT_EQ(paths.size(), 2u) << "compose and the image each have an HTTP health check";
 
   GatewayProcess gateway({"--pool-size", "1"});
-  for (const auto& path : paths) {
+  for (const auto &path : paths) {
     const auto response = get_once(gateway.port(), path);
     EXPECT_EQ(response.result_int(), 200) << path;
   }
 }
 
-}  // namespace
-}  // namespace authflow::testing
+} // namespace
+} // namespace authflow::testing

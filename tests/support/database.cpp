@@ -15,16 +15,16 @@ namespace authflow::testing {
 
 std::unique_ptr<pqxx::connection> connect() { return std::make_unique<pqxx::connection>(""); }
 
-std::string unique_name(const std::string& prefix) {
+std::string unique_name(const std::string &prefix) {
   static std::atomic<int> counter{0};
   std::random_device random;
-  return prefix + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" +
-         std::to_string(random());
+  return prefix + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" + std::to_string(random());
 }
 
-void run_concurrently(int n, const std::function<void(int, pqxx::connection&)>& body) {
+void run_concurrently(int n, const std::function<void(int, pqxx::connection &)> &body) {
   std::vector<std::unique_ptr<pqxx::connection>> connections;
-  for (int i = 0; i < n; ++i) connections.push_back(connect());
+  for (int i = 0; i < n; ++i)
+    connections.push_back(connect());
 
   std::mutex mutex;
   std::condition_variable go;
@@ -46,16 +46,19 @@ void run_concurrently(int n, const std::function<void(int, pqxx::connection&)>& 
       }
     });
   }
-  for (auto& thread : threads) thread.join();
-  for (auto& error : errors) {
-    if (error) std::rethrow_exception(error);
+  for (auto &thread : threads)
+    thread.join();
+  for (auto &error : errors) {
+    if (error)
+      std::rethrow_exception(error);
   }
 }
 
-int cluster_command(const std::string& args) {
-  const char* script = std::getenv("AUTHFLOW_CLUSTER_SCRIPT");
-  if (script == nullptr) throw std::runtime_error("AUTHFLOW_CLUSTER_SCRIPT is not set (run through make test)");
+int cluster_command(const std::string &args) {
+  const char *script = std::getenv("AUTHFLOW_CLUSTER_SCRIPT");
+  if (script == nullptr)
+    throw std::runtime_error("AUTHFLOW_CLUSTER_SCRIPT is not set (run through make test)");
   return std::system((std::string(script) + " " + args + " >/dev/null").c_str());
 }
 
-}  // namespace authflow::testing
+} // namespace authflow::testing

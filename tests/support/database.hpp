@@ -14,13 +14,13 @@ namespace authflow::testing {
 std::unique_ptr<pqxx::connection> connect();
 
 // unique_name is a name no other test run uses: "<prefix>-<pid>-<counter>-<random>".
-std::string unique_name(const std::string& prefix);
+std::string unique_name(const std::string &prefix);
 
 // run_concurrently runs body(i) for i in [0, n) on n threads, each with its own connection, and
 // releases them together once every connection is open; it returns when all are done.
-void run_concurrently(int n, const std::function<void(int, pqxx::connection&)>& body);
+void run_concurrently(int n, const std::function<void(int, pqxx::connection &)> &body);
 
 // cluster_command runs "scripts/cluster <args>" and returns its exit status.
-int cluster_command(const std::string& args);
+int cluster_command(const std::string &args);
 
-}  // namespace authflow::testing
+} // namespace authflow::testing
