@@ -9,8 +9,8 @@
 #pragma once
 
 extern "C" {
-#include "fmgr.h"
 #include "postgres.h"
+#include "fmgr.h"
 }
 
 namespace authflow::pg {
