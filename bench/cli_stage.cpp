@@ -109,6 +109,7 @@ void run_merge(Context &context) {
         *context.sql, 4,
         [&] {
           pqxx::work tx(connection);
+          tx.exec("SET LOCAL statement_timeout = '5min'");
           tx.exec_params("SELECT authflow.merge_anonymous_user($1, $2)", anonymous, target);
           tx.commit();
         },
@@ -126,11 +127,14 @@ void run_merge(Context &context) {
 
 } // namespace
 
+bool cli_installed() {
+  return sql_function_exists("authflow.cli_start(interval, text, jsonb, text)") &&
+         sql_function_exists("authflow.cli_poll(text, text)") &&
+         sql_function_exists("authflow.cli_complete(text, text, boolean, text)");
+}
+
 void run_cli(Context &context) {
   auto &cli = context.results.cli;
-  cli.installed = sql_function_exists("authflow.cli_start(interval, text, jsonb, text)") &&
-                  sql_function_exists("authflow.cli_poll(text, text)") &&
-                  sql_function_exists("authflow.cli_complete(text, text, boolean, text)");
   if (!cli.installed) {
     say("CLI: not installed, skipped");
     return;

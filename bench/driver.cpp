@@ -29,6 +29,8 @@ int main(int argc, char **argv) {
     const long users = std::max(1L, options.preload / 4);
     Context context{options, results, make_sql_side(users), make_valkey_side(options.redis_socket, users)};
 
+    results.cli.installed = cli_installed();
+
     if (options.wants("tokens"))
       run_tokens(context);
     if (options.wants("sessions"))

@@ -20,6 +20,7 @@ const char *usage = R"(authflow-bench: authflow over SQL against the Valkey sess
   --preload N             sessions on each side before measuring (100000)
   --size-sessions N       sessions for bytes per session (1000000)
   --purge-sessions N      expired sessions to purge (1000000)
+  --large-sessions N      sessions in the --large run (10000000)
   --redis-socket PATH     unix socket of the local redis-server (required)
   --pgbench-database DB   database initialised by pgbench -i (authflow_bench_pgbench)
   --bench-dir DIR         the bench sources: pgbench and wrk scripts (bench)
@@ -99,6 +100,8 @@ Options parse_options(int argc, char **argv) {
     } else if (flag == "--purge-sessions") {
       options.purge_sessions = static_cast<long>(number());
       purge_given = true;
+    } else if (flag == "--large-sessions") {
+      options.large_sessions = static_cast<long>(number());
     } else if (flag == "--redis-socket") {
       options.redis_socket = value();
     } else if (flag == "--pgbench-database") {

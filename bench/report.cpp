@@ -254,6 +254,8 @@ std::string render_report(const Options &options, const Results &results) {
   out << "### CLI login\n\n";
   if (!results.cli.installed) {
     out << "CLI: not installed, skipped (no `authflow.cli_start` in the database).\n\n";
+  } else if (results.cli.cycles.empty()) {
+    out << "CLI: installed, not part of this run.\n\n";
   } else {
     out << "One cycle: `cli_start()`, three `cli_poll` (waiting), `cli_complete` with a browser user's refresh token, "
            "a last `cli_poll` (success, with the CLI's new session).\n\n"
@@ -262,14 +264,15 @@ std::string render_report(const Options &options, const Results &results) {
       out << "| " << clients << " | " << count(cycles.rate) << " | " << micros(cycles.p50_us) << " | "
           << micros(cycles.p99_us) << " | " << cycles.errors << " |\n";
     out << "\n";
-    if (results.cli.merge_ran) {
-      const auto &cli = results.cli;
+    const auto &cli = results.cli;
+    if (cli.merge_ran) {
       out << "Merge of an anonymous user owning " << count(10000) << " rows of an application table into a signed-in "
           << "user (`authflow.merge_anonymous_user`, one transaction): " << fixed(cli.merge_seconds * 1000, 0)
           << " ms, " << count(static_cast<double>(cli.merge_rows)) << " rows moved; validate p99 of 4 other clients "
-          << micros(cli.merge_during.p99_us) << " µs during it, " << micros(cli.merge_idle.p99_us) << " µs idle.\n\n";
-    } else {
-      out << "Merge: skipped (" << results.cli.merge_error << ").\n\n";
+          << micros(cli.merge_during.p99_us) << " µs during it, " << micros(cli.merge_idle.p99_us) << " µs idle "
+          << "(" << count(cli.merge_during.rate) << " and " << count(cli.merge_idle.rate) << " validations/s).\n\n";
+    } else if (!cli.merge_error.empty()) {
+      out << "Merge: skipped (" << cli.merge_error << ").\n\n";
     }
   }
 
