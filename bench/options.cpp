@@ -12,7 +12,7 @@ namespace {
 
 const char *usage = R"(authflow-bench: authflow over SQL against the Valkey session design, and the floors.
 
-  --quick                 a smoke run of about a minute (1 s cells, one round, small size and purge runs)
+  --quick                 a smoke run of under two minutes (1 s cells, one round, small size and purge runs)
   --large                 also 10M sessions: bytes per session and validate p99
   --seconds S             measured seconds per cell and side, over all rounds (10)
   --rounds N              rounds per client count, alternating sides (2)

@@ -301,7 +301,8 @@ std::string render_report(const Options &options, const Results &results) {
       met += target.met;
     out << "### Targets\n\n" << met << " of " << targets.size() << " met";
     if (options.quick)
-      out << " (a quick run: short cells, small tables)";
+      out << " (a quick run: with one 1-second cell per figure, noise alone can move a ratio by tens of percent, "
+             "so a miss here is a pointer, not a verdict; the size and purge runs use 100k sessions, not 1M)";
     out << ".\n\n";
     for (const auto &target : targets) {
       out << "- " << verdict(target.met) << ": " << target.what << " (" << target.detail << ")";
