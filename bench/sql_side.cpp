@@ -1,0 +1,176 @@
+// sql_side.cpp: authflow over SQL. One prepared statement per operation, autocommit (no
+// BEGIN/COMMIT round trips): each call is one statement and one transaction, as an application
+// would issue it.
+#include <pqxx/pqxx>
+
+#include <algorithm>
+#include <future>
+#include <thread>
+
+#include "sessions.hpp"
+
+namespace authflow::bench {
+
+namespace {
+
+// Tokens are URL-safe (letters, digits, '-', '_'), so they need no quoting in an array literal.
+std::string array_literal(std::vector<Session>::const_iterator begin, std::vector<Session>::const_iterator end) {
+  std::string literal = "{";
+  for (auto it = begin; it != end; ++it) {
+    if (literal.size() > 1)
+      literal += ',';
+    literal += it->refresh;
+  }
+  return literal + "}";
+}
+
+class SqlClient : public Client {
+public:
+  SqlClient(std::uint64_t seed, long users) : Client(seed, users), connection_("") {
+    connection_.prepare("create", "SELECT refresh_token, access_token FROM authflow.session_create($1, $2)");
+    connection_.prepare("validate", "SELECT * FROM authflow.session_validate($1)");
+    connection_.prepare("refresh", "SELECT * FROM authflow.session_refresh($1)");
+    connection_.prepare("revoke", "SELECT authflow.session_revoke($1)");
+    for (const char *name : {"create", "validate", "refresh", "revoke"})
+      connection_.prepare_now(name);
+  }
+
+  bool create() override {
+    long user = random_user();
+    pqxx::nontransaction tx(connection_);
+    auto result = tx.exec_prepared("create", user_id(user), user_handle(user));
+    if (result.size() != 1)
+      return false;
+    revocable.push_back(result[0][0].as<std::string>());
+    return true;
+  }
+
+  bool validate() override {
+    Session *session = next_live();
+    if (session == nullptr)
+      return false;
+    pqxx::nontransaction tx(connection_);
+    auto result = tx.exec_prepared("validate", session->access);
+    return result.size() == 1 && !result[0]["user_id"].is_null();
+  }
+
+  bool refresh() override {
+    Session *session = next_live();
+    if (session == nullptr)
+      return false;
+    pqxx::nontransaction tx(connection_);
+    auto result = tx.exec_prepared("refresh", session->refresh);
+    if (result.size() != 1)
+      return false;
+    session->access = result[0]["access_token"].as<std::string>();
+    session->issued = Clock::now();
+    return true;
+  }
+
+  bool revoke() override {
+    if (revocable.empty())
+      throw Exhausted{};
+    std::string token = std::move(revocable.back());
+    revocable.pop_back();
+    pqxx::nontransaction tx(connection_);
+    auto result = tx.exec_prepared("revoke", token);
+    return result.size() == 1 && result[0][0].as<bool>();
+  }
+
+private:
+  pqxx::connection connection_;
+};
+
+void append(std::vector<Session> &to, std::vector<Session> from) {
+  for (auto &session : from)
+    to.push_back(std::move(session));
+}
+
+class SqlSide : public Side {
+public:
+  explicit SqlSide(long user_count) { users = user_count; }
+
+  std::string name() const override { return "authflow"; }
+
+  std::unique_ptr<Client> connect(std::uint64_t seed) override { return std::make_unique<SqlClient>(seed, users); }
+
+  // bulk_create runs session_create over generate_series, in statements of up to 20000 sessions,
+  // on as many connections as there are cores. The first call creates every user first, on one
+  // connection (concurrent inserts of the same users could deadlock); later ones only read users.
+  std::vector<Session> bulk_create(long n) override {
+    std::vector<Session> all;
+    if (!users_created_) {
+      pqxx::connection connection("");
+      for (long first = 0; first < users; first += chunk_)
+        append(all, create_batch(connection, first, std::min(users, first + chunk_) - 1, true));
+      users_created_ = true;
+      n -= static_cast<long>(all.size());
+    }
+    const long workers = std::max(2u, std::thread::hardware_concurrency());
+    std::vector<std::future<std::vector<Session>>> parts;
+    for (long w = 0; w < workers && n > 0; ++w) {
+      long share = n / workers + (w < n % workers ? 1 : 0);
+      parts.push_back(std::async(std::launch::async, [this, share] {
+        std::vector<Session> made;
+        pqxx::connection connection("");
+        for (long done = 0; done < share; done += chunk_)
+          append(made, create_batch(connection, 1, std::min(chunk_, share - done), false));
+        return made;
+      }));
+    }
+    for (auto &part : parts)
+      append(all, part.get());
+    return all;
+  }
+
+  void renew(std::vector<Session> &sessions) override {
+    pqxx::connection connection("");
+    const std::size_t chunk = 10000;
+    for (std::size_t first = 0; first < sessions.size(); first += chunk) {
+      std::size_t last = std::min(sessions.size(), first + chunk);
+      pqxx::nontransaction tx(connection);
+      auto result = tx.exec_params("SELECT t.position, r.access_token "
+                                   "FROM unnest($1::text[]) WITH ORDINALITY AS t(token, position), "
+                                   "LATERAL authflow.session_refresh(t.token) AS r",
+                                   array_literal(sessions.begin() + static_cast<std::ptrdiff_t>(first),
+                                                 sessions.begin() + static_cast<std::ptrdiff_t>(last)));
+      auto now = Clock::now();
+      for (const auto &row : result) {
+        auto &session = sessions[first + row[0].as<std::size_t>() - 1];
+        session.access = row[1].as<std::string>();
+        session.issued = now;
+      }
+    }
+  }
+
+private:
+  // create_batch creates sessions for users first..last in order (every_user) or for `last`
+  // random users.
+  std::vector<Session> create_batch(pqxx::connection &connection, long first, long last, bool every_user) {
+    pqxx::nontransaction tx(connection);
+    auto result =
+        every_user
+            ? tx.exec_params(
+                  "SELECT s.refresh_token, s.access_token FROM generate_series($1::bigint, $2::bigint) AS k, "
+                  "LATERAL authflow.session_create('did:plc:bench' || k, 'bench' || k || '.test') AS s",
+                  first, last)
+            : tx.exec_params("SELECT s.refresh_token, s.access_token "
+                             "FROM (SELECT floor(random() * $2)::bigint AS k FROM generate_series(1, $1)) AS u, "
+                             "LATERAL authflow.session_create('did:plc:bench' || u.k, 'bench' || u.k || '.test') AS s",
+                             last, users);
+    std::vector<Session> made;
+    auto now = Clock::now();
+    for (const auto &row : result)
+      made.push_back({row[0].as<std::string>(), row[1].as<std::string>(), now});
+    return made;
+  }
+
+  static constexpr long chunk_ = 20000;
+  bool users_created_ = false;
+};
+
+} // namespace
+
+std::unique_ptr<Side> make_sql_side(long users) { return std::make_unique<SqlSide>(users); }
+
+} // namespace authflow::bench
