@@ -146,3 +146,10 @@ AUTHFLOW_SQL_FUNCTION(authflow_secure_equal) {
   const std::string_view b = ArgumentView(fcinfo, 1);
   PG_RETURN_BOOL(authflow::secure_equal(a.data(), a.size(), b.data(), b.size()));
 }
+
+// authflow_time_ordered_uuid returns a version 7 UUID (time-ordered; see token.hpp).
+AUTHFLOW_SQL_FUNCTION(authflow_time_ordered_uuid) {
+  (void)fcinfo;
+  const authflow::RowId id = authflow::time_ordered_row_id();
+  PG_RETURN_DATUM(UuidDatum(id));
+}

@@ -1,6 +1,7 @@
 // token.cpp: generation and parsing of authflow tokens (format in token.hpp).
 #include "token.hpp"
 
+#include <chrono>
 #include <cstring>
 
 namespace authflow {
@@ -99,6 +100,17 @@ RowId random_row_id() {
   random_bytes(id.data(), id.size());
   id[6] = static_cast<std::uint8_t>((id[6] & 0x0f) | 0x40); // version 4
   id[8] = static_cast<std::uint8_t>((id[8] & 0x3f) | 0x80); // RFC 4122 variant
+  return id;
+}
+
+RowId time_ordered_row_id() {
+  RowId id;
+  random_bytes(id.data(), id.size());
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  const auto milliseconds = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(now).count());
+  for (int i = 0; i < 6; ++i) id[i] = static_cast<std::uint8_t>(milliseconds >> (8 * (5 - i)));
+  id[6] = static_cast<std::uint8_t>((id[6] & 0x0f) | 0x70);  // version 7
+  id[8] = static_cast<std::uint8_t>((id[8] & 0x3f) | 0x80);  // RFC 4122 variant
   return id;
 }
 

@@ -47,3 +47,10 @@ AS 'MODULE_PATHNAME', 'authflow_secure_equal'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION authflow.secure_equal(bytea, bytea) IS
   'true when both byte strings are equal; constant time for equal lengths';
+
+CREATE FUNCTION authflow.time_ordered_uuid()
+RETURNS uuid
+AS 'MODULE_PATHNAME', 'authflow_time_ordered_uuid'
+LANGUAGE C VOLATILE PARALLEL SAFE;
+COMMENT ON FUNCTION authflow.time_ordered_uuid() IS
+  'A version 7 UUID: Unix time in milliseconds, then 74 random bits; later ids sort later (session ids: compact primary key)';

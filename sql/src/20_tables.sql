@@ -32,6 +32,7 @@ COMMENT ON TABLE authflow.users IS 'Users per tenant: user_id is the application
 
 -- One row per session. Unlogged (Valkey semantics) until authflow.set_durable(true). Columns are
 -- ordered for alignment; refresh changes no indexed column, so it is a HOT update in place.
+-- session_id is time-ordered (UUID version 7), so its primary key fills its pages.
 -- No foreign key to users: its check would lock (and so write) the user's row on every create.
 CREATE UNLOGGED TABLE authflow.sessions (
   access_expires_at timestamptz NOT NULL,
@@ -46,7 +47,9 @@ CREATE UNLOGGED TABLE authflow.sessions (
   client            jsonb             -- what the caller said about the client (user agent, ...)
 ) WITH (fillfactor = 90);
 COMMENT ON TABLE authflow.sessions IS 'One row per session; only hashes of token secrets; unlogged unless authflow.set_durable(true)';
-CREATE INDEX sessions_user_key ON authflow.sessions USING hash (user_key);
+-- A btree, not a hash index: deduplication stores a user's sessions under one key (15 bytes a
+-- session where a hash index took 47), and refresh never changes it.
+CREATE INDEX sessions_user_key ON authflow.sessions (user_key);
 
 -- One row per CLI login attempt (waiting -> completed -> used; expired at any point). Both codes
 -- carry attempt_id; only hashes of their secrets are stored. The CLI's tokens are not kept here:

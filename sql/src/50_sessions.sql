@@ -33,7 +33,7 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  id uuid := gen_random_uuid();
+  id uuid := authflow.time_ordered_uuid();  -- a compact primary key (see token.hpp)
   at timestamptz := now();
   expiry timestamptz := authflow.session_expiry(settings, at, at);
   refresh record;

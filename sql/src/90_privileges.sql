@@ -5,7 +5,7 @@ REVOKE ALL ON ALL SEQUENCES IN SCHEMA authflow FROM PUBLIC;
 REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA authflow FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION authflow.token_generate(text), authflow.token_generate(text, uuid),
   authflow.token_issue(text, uuid), authflow.token_parse(text, text), authflow.sha256(bytea),
-  authflow.sha256(text), authflow.secure_equal(bytea, bytea) TO PUBLIC;
+  authflow.sha256(text), authflow.secure_equal(bytea, bytea), authflow.time_ordered_uuid() TO PUBLIC;
 
 CREATE FUNCTION authflow.api_functions(include_admin boolean DEFAULT false)
 RETURNS regprocedure[]

@@ -1,6 +1,7 @@
 // core_test.cpp: the extension's pure C++ core (token.hpp, crypto.hpp), without a server.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstring>
 #include <set>
 #include <string>
@@ -125,6 +126,27 @@ TEST(TokenGeneration, RandomRowIdsAreVersion4Uuids) {
     EXPECT_EQ(id[6] >> 4, 4);
     EXPECT_EQ(id[8] >> 6, 2);
   }
+}
+
+TEST(TokenGeneration, TimeOrderedRowIdsAreVersion7AndSortByTime) {
+  const auto before = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch()).count();
+  authflow::RowId previous = authflow::time_ordered_row_id();
+  std::set<authflow::RowId> seen{previous};
+  for (int i = 0; i < 10000; ++i) {
+    const auto id = authflow::time_ordered_row_id();
+    EXPECT_EQ(id[6] >> 4, 7);
+    EXPECT_EQ(id[8] >> 6, 2);
+    // The first 48 bits are the time: never earlier than an id made before.
+    EXPECT_GE(std::memcmp(id.data(), previous.data(), 6), 0);
+    seen.insert(id);
+    previous = id;
+  }
+  EXPECT_EQ(seen.size(), 10001u);
+  std::uint64_t stamp = 0;
+  for (int i = 0; i < 6; ++i) stamp = (stamp << 8) | previous[i];
+  EXPECT_GE(static_cast<long long>(stamp), static_cast<long long>(before));
+  EXPECT_LE(static_cast<long long>(stamp), static_cast<long long>(before) + 60000);
 }
 
 TEST(Base64Url, MatchesRfc4648Vectors) {
