@@ -9,8 +9,9 @@
 // once, in C++; no plan, no portal, no GUC switch. Like a SECURITY DEFINER function it reads the
 // tables whatever the caller's privileges; EXECUTE on it is what is granted.
 //
-// Relations and columns are looked up by name on each call (syscache hits), so the function
-// never holds a stale OID after the extension is dropped, re-created or updated.
+// Relations and columns are found by name once per backend and kept in a Layout, which a relcache
+// invalidation callback drops whenever one of the tables changes (ALTER, DROP EXTENSION, an
+// update of the extension), so a stale OID or column number is never used.
 #include <cstring>
 #include <string_view>
 
@@ -28,6 +29,7 @@ extern "C" {
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -41,10 +43,32 @@ namespace {
 struct Table {
   Relation heap;
   Relation primary_key;
-  TupleTableSlot *slot;
+  TupleTableSlot* slot;
 };
 
-Oid RelationOid(Oid schema, const char *name) {
+// Layout is where the three tables and their columns are, as of the last invalidation.
+struct Layout {
+  bool valid;
+  Oid sessions, sessions_pkey, users, users_pkey, tenants, tenants_pkey;
+  AttrNumber access_expires_at, expires_at, created_at, user_key, session_id, access_hash;  // sessions
+  AttrNumber tenant_id, user_id, handle, is_anonymous;                                       // users
+  AttrNumber name;                                                                           // tenants
+};
+
+Layout layout;
+bool callback_registered = false;
+
+// ForgetLayout is the relcache invalidation callback: any change to one of the tables (or a
+// reset of the whole cache) forgets the layout.
+void ForgetLayout(Datum, Oid relation) {
+  if (relation == InvalidOid || relation == layout.sessions || relation == layout.users ||
+      relation == layout.tenants || relation == layout.sessions_pkey || relation == layout.users_pkey ||
+      relation == layout.tenants_pkey) {
+    layout.valid = false;
+  }
+}
+
+Oid RelationOid(Oid schema, const char* name) {
   const Oid oid = get_relname_relid(name, schema);
   if (!OidIsValid(oid)) {
     ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("authflow: relation authflow.%s is missing", name)));
@@ -52,39 +76,67 @@ Oid RelationOid(Oid schema, const char *name) {
   return oid;
 }
 
-// OpenTable opens authflow.<name> and its index authflow.<name>_pkey for reading.
-Table OpenTable(Oid schema, const char *name) {
-  char index_name[NAMEDATALEN];
-  snprintf(index_name, sizeof index_name, "%s_pkey", name);
+Table OpenTable(Oid heap, Oid primary_key) {
   Table table;
-  table.heap = table_open(RelationOid(schema, name), AccessShareLock);
-  table.primary_key = index_open(RelationOid(schema, index_name), AccessShareLock);
+  table.heap = table_open(heap, AccessShareLock);
+  table.primary_key = index_open(primary_key, AccessShareLock);
   table.slot = table_slot_create(table.heap, nullptr);
   return table;
 }
 
-void CloseTable(Table &table) {
+void CloseTable(Table& table) {
   ExecDropSingleTupleTableSlot(table.slot);
   index_close(table.primary_key, AccessShareLock);
   table_close(table.heap, AccessShareLock);
 }
 
 // Column is the attribute number of a column, found by name.
-AttrNumber Column(const Table &table, const char *name) {
-  const TupleDesc descriptor = RelationGetDescr(table.heap);
+AttrNumber Column(Relation relation, const char* name) {
+  const TupleDesc descriptor = RelationGetDescr(relation);
   for (int i = 0; i < descriptor->natts; ++i) {
     const Form_pg_attribute attribute = TupleDescAttr(descriptor, i);
-    if (!attribute->attisdropped && std::strcmp(NameStr(attribute->attname), name) == 0)
-      return attribute->attnum;
+    if (!attribute->attisdropped && std::strcmp(NameStr(attribute->attname), name) == 0) return attribute->attnum;
   }
   ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
-                  errmsg("authflow: column %s of %s is missing", name, RelationGetRelationName(table.heap))));
+                  errmsg("authflow: column %s of %s is missing", name, RelationGetRelationName(relation))));
   pg_unreachable();
+}
+
+// ResolveRelations finds the tables and indexes by name (when the layout was forgotten).
+void ResolveRelations() {
+  if (!callback_registered) {
+    CacheRegisterRelcacheCallback(ForgetLayout, static_cast<Datum>(0));
+    callback_registered = true;
+  }
+  const Oid schema = get_namespace_oid("authflow", false);
+  layout.sessions = RelationOid(schema, "sessions");
+  layout.sessions_pkey = RelationOid(schema, "sessions_pkey");
+  layout.users = RelationOid(schema, "users");
+  layout.users_pkey = RelationOid(schema, "users_pkey");
+  layout.tenants = RelationOid(schema, "tenants");
+  layout.tenants_pkey = RelationOid(schema, "tenants_pkey");
+}
+
+// ResolveColumns reads the column numbers from the open tables; opening them processed any
+// pending invalidation, so these descriptors are current.
+void ResolveColumns(const Table& sessions, const Table& users, const Table& tenants) {
+  layout.access_expires_at = Column(sessions.heap, "access_expires_at");
+  layout.expires_at = Column(sessions.heap, "expires_at");
+  layout.created_at = Column(sessions.heap, "created_at");
+  layout.user_key = Column(sessions.heap, "user_key");
+  layout.session_id = Column(sessions.heap, "session_id");
+  layout.access_hash = Column(sessions.heap, "access_hash");
+  layout.tenant_id = Column(users.heap, "tenant_id");
+  layout.user_id = Column(users.heap, "user_id");
+  layout.handle = Column(users.heap, "handle");
+  layout.is_anonymous = Column(users.heap, "is_anonymous");
+  layout.name = Column(tenants.heap, "name");
+  layout.valid = true;
 }
 
 // FetchByKey reads the row whose primary key equals `key` (compared with `equality`) into the
 // table's slot; false when there is none visible to the statement's snapshot.
-bool FetchByKey(Table &table, RegProcedure equality, Datum key) {
+bool FetchByKey(Table& table, RegProcedure equality, Datum key) {
   ScanKeyData scan_key;
   ScanKeyInit(&scan_key, 1, BTEqualStrategyNumber, equality, key);
   IndexScanDesc scan = index_beginscan(table.heap, table.primary_key, GetActiveSnapshot(), 1, 0);
@@ -94,16 +146,14 @@ bool FetchByKey(Table &table, RegProcedure equality, Datum key) {
   return found;
 }
 
-Datum Value(Table &table, const char *column, bool *is_null) {
-  return slot_getattr(table.slot, Column(table, column), is_null);
-}
+Datum Value(Table& table, AttrNumber column, bool* is_null) { return slot_getattr(table.slot, column, is_null); }
 
-bool HashMatches(Datum stored, const authflow::Sha256Digest &expected) {
-  const struct varlena *hash = reinterpret_cast<struct varlena *>(DatumGetPointer(stored));
+bool HashMatches(Datum stored, const authflow::Sha256Digest& expected) {
+  const struct varlena* hash = reinterpret_cast<struct varlena*>(DatumGetPointer(stored));
   return authflow::secure_equal(VARDATA_ANY(hash), VARSIZE_ANY_EXHDR(hash), expected.data(), expected.size());
 }
 
-} // namespace
+}  // namespace
 
 // authflow_session_validate returns the session of a live access token, or no row.
 AUTHFLOW_SQL_FUNCTION(authflow_session_validate) {
@@ -119,29 +169,30 @@ AUTHFLOW_SQL_FUNCTION(authflow_session_validate) {
   pg_uuid_t session_id;
   std::memcpy(session_id.data, token->row_id.data(), sizeof session_id.data);
 
-  const Oid schema = get_namespace_oid("authflow", false);
+  if (!layout.valid) ResolveRelations();
   const TimestampTz now = GetCurrentTransactionStartTimestamp();
-  Table sessions = OpenTable(schema, "sessions");
-  Table users = OpenTable(schema, "users");
-  Table tenants = OpenTable(schema, "tenants");
+  Table sessions = OpenTable(layout.sessions, layout.sessions_pkey);
+  Table users = OpenTable(layout.users, layout.users_pkey);
+  Table tenants = OpenTable(layout.tenants, layout.tenants_pkey);
+  if (!layout.valid) ResolveColumns(sessions, users, tenants);
 
   bool is_null;
   if (FetchByKey(sessions, F_UUID_EQ, UUIDPGetDatum(&session_id)) &&
-      DatumGetTimestampTz(Value(sessions, "access_expires_at", &is_null)) > now &&
-      DatumGetTimestampTz(Value(sessions, "expires_at", &is_null)) > now &&
-      HashMatches(Value(sessions, "access_hash", &is_null), secret_hash) &&
-      FetchByKey(users, F_INT8EQ, Value(sessions, "user_key", &is_null)) &&
-      FetchByKey(tenants, F_INT4EQ, Value(users, "tenant_id", &is_null))) {
+      DatumGetTimestampTz(Value(sessions, layout.access_expires_at, &is_null)) > now &&
+      DatumGetTimestampTz(Value(sessions, layout.expires_at, &is_null)) > now &&
+      HashMatches(Value(sessions, layout.access_hash, &is_null), secret_hash) &&
+      FetchByKey(users, F_INT8EQ, Value(sessions, layout.user_key, &is_null)) &&
+      FetchByKey(tenants, F_INT4EQ, Value(users, layout.tenant_id, &is_null))) {
     Datum values[8];
     bool nulls[8] = {};
-    values[0] = Value(sessions, "session_id", &nulls[0]);
-    values[1] = Value(tenants, "name", &nulls[1]);
-    values[2] = Value(users, "user_id", &nulls[2]);
-    values[3] = Value(users, "handle", &nulls[3]);
-    values[4] = Value(users, "is_anonymous", &nulls[4]);
-    values[5] = Value(sessions, "access_expires_at", &nulls[5]);
-    values[6] = Value(sessions, "expires_at", &nulls[6]);
-    values[7] = Value(sessions, "created_at", &nulls[7]);
+    values[0] = Value(sessions, layout.session_id, &nulls[0]);
+    values[1] = Value(tenants, layout.name, &nulls[1]);
+    values[2] = Value(users, layout.user_id, &nulls[2]);
+    values[3] = Value(users, layout.handle, &nulls[3]);
+    values[4] = Value(users, layout.is_anonymous, &nulls[4]);
+    values[5] = Value(sessions, layout.access_expires_at, &nulls[5]);
+    values[6] = Value(sessions, layout.expires_at, &nulls[6]);
+    values[7] = Value(sessions, layout.created_at, &nulls[7]);
     tuplestore_putvalues(result->setResult, result->setDesc, values, nulls);
   }
 

@@ -1,6 +1,6 @@
 -- lifecycle.sql: the extension drops, re-creates, and updates along every upgrade path.
 BEGIN;
-SELECT plan(7);
+SELECT plan(8);
 
 SELECT has_schema('authflow', 'the extension creates schema authflow');
 SELECT is((SELECT e.extname FROM pg_namespace n JOIN pg_depend d ON d.objid = n.oid AND d.classid = 'pg_namespace'::regclass
@@ -14,9 +14,15 @@ CREATE TEMP TABLE fresh_objects AS
     FROM pg_depend WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e'
      AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'authflow');
 
+-- session_validate keeps where its tables are per backend: use it before and after a re-creation.
+CREATE TEMP TABLE before_drop AS SELECT * FROM authflow.session_create('did:plc:lifecycle');
+SELECT count(*) AS warm FROM authflow.session_validate((SELECT access_token FROM before_drop)) \gset
 SELECT lives_ok($$DROP EXTENSION authflow CASCADE$$, 'DROP EXTENSION authflow');
 SELECT hasnt_schema('authflow', 'schema authflow is gone with it');
 SELECT lives_ok($$CREATE EXTENSION authflow$$, 'CREATE EXTENSION authflow again');
+CREATE TEMP TABLE after_create AS SELECT * FROM authflow.session_create('did:plc:lifecycle');
+SELECT is((SELECT count(*) FROM authflow.session_validate((SELECT access_token FROM after_create))) + :warm, 2::bigint,
+          'session_validate finds the new tables after the extension was re-created in the same session');
 
 -- Upgrade paths: from every older packaged version, ALTER EXTENSION UPDATE must reach the
 -- default version and define exactly what a fresh install defines.
