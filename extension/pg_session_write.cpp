@@ -1,4 +1,5 @@
-// pg_session_write.cpp: authflow.session_refresh and authflow.session_revoke, the frequent writes.
+// pg_session_write.cpp: authflow.session_create, session_refresh and session_revoke, the
+// frequent writes.
 //
 // Each is one statement with a plan saved per backend (SPI_keepplan; the plan cache re-plans it
 // after DDL), run from C++: the token is parsed and hashed once, the new access token made once,
@@ -26,7 +27,7 @@ namespace {
 struct SavedStatement {
   const char *sql;
   int argument_count;
-  Oid argument_types[3];
+  Oid argument_types[6];
   SPIPlanPtr plan;
 };
 
@@ -55,8 +56,29 @@ SavedStatement revoke_statement = {"DELETE FROM authflow.sessions AS s"
                                    {UUIDOID, BYTEAOID, InvalidOid},
                                    nullptr};
 
-// Execute runs a saved statement (preparing it on first use); SPI must be connected.
-void Execute(SavedStatement &statement, Datum *arguments) {
+SavedStatement create_lookup_statement = {
+    // The tenant, and the user when it exists with the same handle (or no handle was given).
+    "SELECT t.tenant_id, u.user_key, $3::text IS NULL OR u.handle IS NOT DISTINCT FROM $3"
+    "  FROM authflow.tenants AS t LEFT JOIN authflow.users AS u ON u.tenant_id = t.tenant_id AND u.user_id = $1"
+    " WHERE t.name = $2",
+    3,
+    {TEXTOID, TEXTOID, TEXTOID},
+    nullptr};
+
+SavedStatement create_insert_statement = {
+    "INSERT INTO authflow.sessions AS s (access_expires_at, expires_at, created_at, refreshed_at, user_key,"
+    "                                    session_id, kind, access_hash, refresh_hash, client)"
+    " SELECT least(now() + t.access_token_ttl, now() + t.session_ttl, now() + t.session_max_lifetime),"
+    "        least(now() + t.session_ttl, now() + t.session_max_lifetime), now(), now(), $1, $2, 'web', $3, $4, $5"
+    "   FROM authflow.tenants AS t WHERE t.tenant_id = $6"
+    " RETURNING s.access_expires_at, s.expires_at, s.created_at",
+    6,
+    {INT8OID, UUIDOID, BYTEAOID, BYTEAOID, JSONBOID, INT4OID},
+    nullptr};
+
+// Execute runs a saved statement, preparing it on first use (SPI must be connected). `nulls`
+// marks NULL arguments with 'n', as SPI does; nullptr means none is NULL.
+void Execute(SavedStatement &statement, Datum *arguments, const char *nulls = nullptr) {
   if (statement.plan == nullptr) {
     SPIPlanPtr plan = SPI_prepare(statement.sql, statement.argument_count, statement.argument_types);
     if (plan == nullptr)
@@ -64,7 +86,7 @@ void Execute(SavedStatement &statement, Datum *arguments) {
     SPI_keepplan(plan);
     statement.plan = plan;
   }
-  const int result = SPI_execute_plan(statement.plan, arguments, nullptr, false, 1);
+  const int result = SPI_execute_plan(statement.plan, arguments, nulls, false, 1);
   if (result < 0)
     elog(ERROR, "authflow: SPI_execute_plan failed: %s", SPI_result_code_string(result));
 }
@@ -100,7 +122,100 @@ ParsedRefreshToken ParseRefreshToken(FunctionCallInfo fcinfo) {
   return parsed;
 }
 
+// CallHelper runs one of the SQL helpers that own the rare paths (and their error messages):
+// argument checks, tenant lookup, creating the user. It returns the first column of its row.
+Datum CallHelper(const char *sql, int count, Oid *types, Datum *values, const char *nulls) {
+  const int result = SPI_execute_with_args(sql, count, types, values, nulls, false, 1);
+  if (result < 0 || SPI_processed != 1)
+    elog(ERROR, "authflow: %s failed: %s", sql, SPI_result_code_string(result));
+  bool is_null;
+  return SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &is_null);
+}
+
+// TextRefused is true for an argument the SQL helper require_text would refuse.
+bool TextRefused(FunctionCallInfo fcinfo, int argument) {
+  if (PG_ARGISNULL(argument))
+    return true;
+  const std::size_t size = VARSIZE_ANY_EXHDR(PG_GETARG_VARLENA_PP(argument));
+  return size == 0 || size > 256;
+}
+
 } // namespace
+
+// authflow_session_create creates a session for a user (created when missing) and returns both
+// tokens, raw, once. Arguments: user_id, handle, client, tenant.
+AUTHFLOW_SQL_FUNCTION(authflow_session_create) {
+  InitMaterializedSRF(fcinfo, 0);
+  ReturnSetInfo *result = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+  SPI_connect();
+  Oid text_types[3] = {TEXTOID, TEXTOID, TEXTOID};
+  if (TextRefused(fcinfo, 0)) {
+    Datum values[2] = {PG_ARGISNULL(0) ? static_cast<Datum>(0) : PG_GETARG_DATUM(0), CStringGetTextDatum("user_id")};
+    CallHelper("SELECT authflow.require_text($1, $2)", 2, text_types, values, PG_ARGISNULL(0) ? "n " : "  ");
+  }
+  const bool has_handle = !PG_ARGISNULL(1);
+  if (has_handle && TextRefused(fcinfo, 1)) {
+    Datum values[2] = {PG_GETARG_DATUM(1), CStringGetTextDatum("handle")};
+    CallHelper("SELECT authflow.require_text($1, $2)", 2, text_types, values, "  ");
+  }
+  const bool has_client = !PG_ARGISNULL(2);
+  if (has_client) {
+    Oid jsonb_type = JSONBOID;
+    Datum value = PG_GETARG_DATUM(2);
+    CallHelper("SELECT authflow.require_client($1)", 1, &jsonb_type, &value, " ");
+  }
+  const Datum user_id = PG_GETARG_DATUM(0);
+  const Datum handle = has_handle ? PG_GETARG_DATUM(1) : static_cast<Datum>(0);
+  const Datum tenant = PG_ARGISNULL(3) ? static_cast<Datum>(0) : PG_GETARG_DATUM(3);
+
+  Datum lookup_arguments[3] = {user_id, tenant, handle};
+  const char lookup_nulls[4] = {' ', PG_ARGISNULL(3) ? 'n' : ' ', has_handle ? ' ' : 'n', '\0'};
+  Execute(create_lookup_statement, lookup_arguments, lookup_nulls);
+  if (SPI_processed != 1) {
+    CallHelper("SELECT (authflow.require_tenant($1)).tenant_id", 1, text_types, &lookup_arguments[1], &lookup_nulls[1]);
+  }
+  bool tenant_null, user_null, handle_same_null;
+  const Datum tenant_id = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &tenant_null);
+  Datum user_key = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &user_null);
+  const bool handle_same =
+      DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &handle_same_null));
+  if (user_null || !handle_same) {
+    Oid types[3] = {INT4OID, TEXTOID, TEXTOID};
+    Datum values[3] = {tenant_id, user_id, handle};
+    const char nulls[4] = {' ', ' ', has_handle ? ' ' : 'n', '\0'};
+    user_key = CallHelper("SELECT authflow.user_ensure($1, $2, $3)", 3, types, values, nulls);
+  }
+
+  const authflow::RowId id = authflow::time_ordered_row_id();
+  pg_uuid_t session_id;
+  std::memcpy(session_id.data, id.data(), sizeof session_id.data);
+  const authflow::IssuedToken refresh = authflow::token_issue(authflow::TokenKind::refresh, id);
+  const authflow::IssuedToken access = authflow::token_issue(authflow::TokenKind::access, id);
+  Datum insert_arguments[6] = {user_key,
+                               UUIDPGetDatum(&session_id),
+                               ByteaDatum(access.secret_hash),
+                               ByteaDatum(refresh.secret_hash),
+                               has_client ? PG_GETARG_DATUM(2) : static_cast<Datum>(0),
+                               tenant_id};
+  const char insert_nulls[7] = {' ', ' ', ' ', ' ', has_client ? ' ' : 'n', ' ', '\0'};
+  Execute(create_insert_statement, insert_arguments, insert_nulls);
+  if (SPI_processed != 1)
+    elog(ERROR, "authflow: the session was not inserted");
+
+  // Output: session_id, refresh_token, access_token, access_expires_at, expires_at, created_at.
+  HeapTuple row = SPI_tuptable->vals[0];
+  Datum values[6];
+  bool nulls[6] = {};
+  values[0] = UUIDPGetDatum(&session_id);
+  values[1] = PointerGetDatum(cstring_to_text_with_len(refresh.text.data(), static_cast<int>(refresh.text.size())));
+  values[2] = PointerGetDatum(cstring_to_text_with_len(access.text.data(), static_cast<int>(access.text.size())));
+  values[3] = SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &nulls[3]);
+  values[4] = SPI_getbinval(row, SPI_tuptable->tupdesc, 2, &nulls[4]);
+  values[5] = SPI_getbinval(row, SPI_tuptable->tupdesc, 3, &nulls[5]);
+  tuplestore_putvalues(result->setResult, result->setDesc, values, nulls);
+  SPI_finish();
+  return static_cast<Datum>(0);
+}
 
 // authflow_session_refresh returns a new access token for a live refresh token, or no row.
 AUTHFLOW_SQL_FUNCTION(authflow_session_refresh) {

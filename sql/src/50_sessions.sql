@@ -56,22 +56,16 @@ END $$;
 COMMENT ON FUNCTION authflow.session_insert(authflow.tenants, bigint, text, jsonb) IS
   'Internal: inserts a session for a user and returns its tokens';
 
+-- session_create is C++ (extension/pg_session_write.cpp): one saved lookup of the tenant and the
+-- user, one saved insert; argument errors, unknown tenants and new users go through the helpers
+-- above, which own their messages.
 CREATE FUNCTION authflow.session_create(user_id text, handle text DEFAULT NULL, client jsonb DEFAULT NULL,
                                         tenant text DEFAULT 'default')
 RETURNS TABLE (session_id uuid, refresh_token text, access_token text, access_expires_at timestamptz,
                expires_at timestamptz, created_at timestamptz)
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-  settings authflow.tenants;
-BEGIN
-  PERFORM authflow.require_text(user_id, 'user_id'), authflow.require_client(client);
-  IF handle IS NOT NULL THEN PERFORM authflow.require_text(handle, 'handle'); END IF;
-  settings := authflow.require_tenant(tenant);
-  RETURN QUERY SELECT * FROM authflow.session_insert(
-    settings, authflow.user_ensure(settings.tenant_id, user_id, handle), 'web', client);
-END $$;
+AS 'MODULE_PATHNAME', 'authflow_session_create'
+LANGUAGE C VOLATILE SECURITY DEFINER ROWS 1
+SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION authflow.session_create(text, text, jsonb, text) IS
   'Creates a session for a user (created when missing; a given handle is stored) and returns both tokens, raw, once';
 
