@@ -56,8 +56,10 @@ struct Results {
   struct Http {
     bool built = false;
     std::string error;
-    std::map<int, Summary> current, poll;
+    int pool_size = 0;
+    std::map<int, Summary> current, poll; // connections -> wrk
     bool poll_skipped = false;
+    long rss_idle_kib = 0, rss_peak_kib = 0; // the gateway's resident memory: started, and at most
   } http;
 
   std::vector<std::string> notes;

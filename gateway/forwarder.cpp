@@ -100,11 +100,12 @@ HttpAnswer Forwarder::call(DatabaseSlot &slot, const HttpCall &request) const no
   bool reconnected = false;
   for (;;) {
     try {
+      // One statement in autocommit: it is its own transaction, in one round trip (no BEGIN and
+      // COMMIT around it); a 40001/40P01 retry runs it again whole.
       pqxx::connection &connection = slot.connection();
-      pqxx::work transaction(connection);
+      pqxx::nontransaction transaction(connection);
       pqxx::result result =
           transaction.exec_prepared(statement_name, request.method, request.target, request.headers_json, request.body);
-      transaction.commit();
       if (result.empty()) {
         std::cerr << "authflow-gateway: the HTTP function returned no row\n";
         return failure_answer(DatabaseFailure::other);

@@ -194,25 +194,28 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION authflow.http_path_user_id(text) IS 'Internal: the percent-decoded user id of a /api/v1/users/{user_id}/sessions path';
 
--- GET /api/v1/sessions/current, the hot route: no subtransaction, nothing raised.
+-- GET /api/v1/sessions/current, the hot route: no subtransaction, nothing raised. It sets the
+-- route header itself. No SET clause: its only caller, authflow.http, pins search_path already,
+-- and a nested SET would switch GUCs twice per request.
 CREATE FUNCTION authflow.http_session_current(headers jsonb)
 RETURNS authflow.http_response
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  token text := substring(headers ->> 'authorization' FROM '^[Bb][Ee][Aa][Rr][Ee][Rr] +([^ ]+)$');
+  credentials text := headers ->> 'authorization';
   session record;
-  unauthorized constant jsonb := '{"www-authenticate": "Bearer"}';
 BEGIN
-  IF token IS NULL THEN
-    RETURN authflow.http_error(401, 'ACCESS_TOKEN_REQUIRED', 'an access token is required (Authorization: Bearer)', unauthorized);
+  IF credentials IS NOT NULL AND lower(left(credentials, 7)) = 'bearer ' THEN
+    SELECT * INTO session FROM authflow.session_validate(ltrim(substr(credentials, 8)));
+    IF FOUND AND session.tenant = coalesce(headers ->> 'x-tenant-id', headers ->> 'x-stack-project-id', session.tenant) THEN
+      RETURN ROW(200, '{"content-type": "application/json", "x-authflow-route": "GET /api/v1/sessions/current"}'::jsonb,
+                 to_jsonb(session)::text)::authflow.http_response;
+    END IF;
+    RETURN authflow.http_error(401, 'INVALID_ACCESS_TOKEN', 'the access token is invalid or expired',
+                               '{"www-authenticate": "Bearer", "x-authflow-route": "GET /api/v1/sessions/current"}');
   END IF;
-  SELECT * INTO session FROM authflow.session_validate(token);
-  IF NOT FOUND OR session.tenant <> coalesce(headers ->> 'x-tenant-id', headers ->> 'x-stack-project-id', session.tenant) THEN
-    RETURN authflow.http_error(401, 'INVALID_ACCESS_TOKEN', 'the access token is invalid or expired', unauthorized);
-  END IF;
-  RETURN authflow.http_json(200, to_jsonb(session));
+  RETURN authflow.http_error(401, 'ACCESS_TOKEN_REQUIRED', 'an access token is required (Authorization: Bearer)',
+                             '{"www-authenticate": "Bearer", "x-authflow-route": "GET /api/v1/sessions/current"}');
 END $$;
 COMMENT ON FUNCTION authflow.http_session_current(jsonb) IS 'Internal: GET /api/v1/sessions/current';
 
@@ -367,6 +370,11 @@ DECLARE
   state text;
   message text;
 BEGIN
+  -- The hot route first: served right here, no route lookup, no subtransaction, nothing raised.
+  IF path = '/api/v1/sessions/current' AND method = 'GET' THEN
+    RETURN NEXT authflow.http_session_current(headers);
+    RETURN;
+  END IF;
   SELECT r.template, r.methods INTO template, methods FROM authflow.http_route(route_path) AS r;
   IF template IS NULL THEN
     RETURN NEXT authflow.http_error(404, 'NOT_FOUND', 'no such route');
@@ -374,8 +382,9 @@ BEGIN
   ELSIF method IS NULL OR NOT method = ANY (methods) THEN
     response := authflow.http_error(405, 'METHOD_NOT_ALLOWED', 'method not allowed',
                                     jsonb_build_object('allow', array_to_string(methods, ', ')));
-  ELSIF method = 'GET' AND template = '/api/v1/sessions/current' THEN
-    response := authflow.http_session_current(coalesce(headers, '{}'));
+  ELSIF method = 'GET' AND template = '/api/v1/sessions/current' THEN  -- with a query string
+    RETURN NEXT authflow.http_session_current(headers);
+    RETURN;
   ELSE
     -- A client's mistake rolls back what the request did (the block's subtransaction) and becomes
     -- a 4xx; anything else is raised again for the gateway (retry on 40001/40P01, else 5xx).
