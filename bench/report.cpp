@@ -321,7 +321,9 @@ std::string render_report(const Options &options, const Results &results) {
     if (at64 != http.current.end()) {
       bool met = at64->second.p99_us <= 2000;
       targets.push_back({"gateway validate p99 ≤ 2 ms at 64 connections", met, micros(at64->second.p99_us) + " µs",
-                         met ? "" : "64 connections queue for 16 database connections on two shared cores"});
+                         met ? ""
+                             : "64 connections queue for " + std::to_string(http.pool_size) +
+                                   " database connections, and wrk, the gateway and PostgreSQL share the cores"});
     }
   }
 
