@@ -49,6 +49,21 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION authflow.require_tenant(text) IS 'Internal: the settings of a tenant, or 22023 when there is no such tenant';
 
+CREATE FUNCTION authflow.require_user_arguments(user_id text, handle text, tenant text)
+RETURNS authflow.tenants
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  PERFORM authflow.require_text(user_id, 'user_id');
+  IF handle IS NOT NULL THEN
+    PERFORM authflow.require_text(handle, 'handle');
+  END IF;
+  RETURN authflow.require_tenant(tenant);
+END $$;
+COMMENT ON FUNCTION authflow.require_user_arguments(text, text, text) IS
+  'Internal: the tenant''s settings when user_id (and handle, when given) and the tenant are valid, else 22023';
+
 -- session_expiry is when a session refreshed (or created) at `at` expires: now + TTL, never past
 -- the tenant's absolute cap.
 CREATE FUNCTION authflow.session_expiry(settings authflow.tenants, created_at timestamptz, at timestamptz)

@@ -132,11 +132,9 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  settings authflow.tenants;
+  settings authflow.tenants := authflow.require_user_arguments(user_id, NULL, tenant);
   revoked integer;
 BEGIN
-  PERFORM authflow.require_text(user_id, 'user_id');
-  settings := authflow.require_tenant(tenant);
   WITH deleted AS (
     DELETE FROM authflow.sessions AS s
      USING authflow.users AS u
@@ -155,10 +153,8 @@ LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  settings authflow.tenants;
+  settings authflow.tenants := authflow.require_user_arguments(user_id, NULL, tenant);
 BEGIN
-  PERFORM authflow.require_text(user_id, 'user_id');
-  settings := authflow.require_tenant(tenant);
   RETURN QUERY
     SELECT s.session_id, s.kind, s.created_at, s.refreshed_at, s.access_expires_at, s.expires_at, s.client
       FROM authflow.users AS u JOIN authflow.sessions AS s ON s.user_key = u.user_key
@@ -173,11 +169,8 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  settings authflow.tenants;
+  settings authflow.tenants := authflow.require_user_arguments(user_id, handle, tenant);
 BEGIN
-  PERFORM authflow.require_text(user_id, 'user_id');
-  IF handle IS NOT NULL THEN PERFORM authflow.require_text(handle, 'handle'); END IF;
-  settings := authflow.require_tenant(tenant);
   UPDATE authflow.users AS u SET handle = user_set_handle.handle
    WHERE u.tenant_id = settings.tenant_id AND u.user_id = user_set_handle.user_id;
   RETURN FOUND;

@@ -32,11 +32,8 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  settings authflow.tenants;
+  settings authflow.tenants := authflow.require_user_arguments(user_id, handle, tenant);
 BEGIN
-  PERFORM authflow.require_text(user_id, 'user_id');
-  IF handle IS NOT NULL THEN PERFORM authflow.require_text(handle, 'handle'); END IF;
-  settings := authflow.require_tenant(tenant);
   UPDATE authflow.users AS u SET is_anonymous = false, handle = coalesce(user_upgrade.handle, u.handle)
    WHERE u.tenant_id = settings.tenant_id AND u.user_id = user_upgrade.user_id AND u.is_anonymous;
   RETURN FOUND;
