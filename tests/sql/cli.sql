@@ -1,5 +1,6 @@
 -- cli.sql: the CLI login flow, anonymous users and the merge, case by case.
 BEGIN;
+\ir ../fixtures/clean_slate.sql
 SELECT plan(67);
 
 -- Helpers: a signed-in browser user.

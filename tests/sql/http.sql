@@ -1,5 +1,6 @@
 -- http.sql: the HTTP contract of authflow.http, route by route, error by error.
 BEGIN;
+\ir ../fixtures/clean_slate.sql
 SELECT plan(78);
 
 -- call(method, path, headers, body): the response as one row.

@@ -1,5 +1,6 @@
 -- privileges.sql: tables only through functions; SECURITY DEFINER functions ignore the caller's search_path.
 BEGIN;
+\ir ../fixtures/clean_slate.sql
 SELECT plan(14);
 
 CREATE ROLE authflow_test_app NOLOGIN;

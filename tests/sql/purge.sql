@@ -1,5 +1,6 @@
 -- purge.sql: purge_expired deletes expired rows and only those; schedule_purge and pg_cron.
 BEGIN;
+\ir ../fixtures/clean_slate.sql
 SELECT plan(9);
 
 CREATE TEMP TABLE live AS SELECT s.* FROM generate_series(1, 30) AS g, LATERAL authflow.session_create('did:plc:purge-' || g) AS s;

@@ -1,5 +1,6 @@
 -- secrets.sql: no raw token, nor its secret in any usual encoding, is ever stored.
 BEGIN;
+\ir ../fixtures/clean_slate.sql
 SELECT plan(3);
 
 -- Tokens of every flow, as callers receive them.

@@ -1,5 +1,6 @@
 -- sessions.sql: the session store's contract, case by case.
 BEGIN;
+\ir ../fixtures/clean_slate.sql
 SELECT plan(65);
 
 -- Signatures.
