@@ -7,6 +7,7 @@
 #include "crypto.hpp"
 #include "error.hpp"
 #include "pg_guard.hpp"
+#include "pg_values.hpp"
 #include "token.hpp"
 
 extern "C" {
@@ -22,6 +23,8 @@ PG_MODULE_MAGIC;
 namespace {
 
 using authflow::TokenKind;
+using authflow::pg::ByteaDatum;
+using authflow::pg::UuidDatum;
 
 // ArgumentView is the bytes of a text or bytea argument, detoasted.
 std::string_view ArgumentView(FunctionCallInfo fcinfo, int argument) {
@@ -47,19 +50,6 @@ authflow::RowId RowIdArgument(FunctionCallInfo fcinfo, int argument) {
 
 Datum TextDatum(const char *data, std::size_t size) {
   return PointerGetDatum(cstring_to_text_with_len(data, static_cast<int>(size)));
-}
-
-Datum ByteaDatum(const void *data, std::size_t size) {
-  bytea *result = static_cast<bytea *>(palloc(VARHDRSZ + size));
-  SET_VARSIZE(result, VARHDRSZ + size);
-  std::memcpy(VARDATA(result), data, size);
-  return PointerGetDatum(result);
-}
-
-Datum UuidDatum(const authflow::RowId &id) {
-  auto *result = static_cast<pg_uuid_t *>(palloc(sizeof(pg_uuid_t)));
-  std::memcpy(result->data, id.data(), id.size());
-  return UUIDPGetDatum(result);
 }
 
 // ResultDescriptor is the blessed row type of a function with OUT parameters. A prepared

@@ -17,6 +17,7 @@
 
 #include "crypto.hpp"
 #include "pg_guard.hpp"
+#include "pg_values.hpp"
 #include "token.hpp"
 
 extern "C" {
@@ -43,16 +44,16 @@ namespace {
 struct Table {
   Relation heap;
   Relation primary_key;
-  TupleTableSlot* slot;
+  TupleTableSlot *slot;
 };
 
 // Layout is where the three tables and their columns are, as of the last invalidation.
 struct Layout {
   bool valid;
   Oid sessions, sessions_pkey, users, users_pkey, tenants, tenants_pkey;
-  AttrNumber access_expires_at, expires_at, created_at, user_key, session_id, access_hash;  // sessions
-  AttrNumber tenant_id, user_id, handle, is_anonymous;                                       // users
-  AttrNumber name;                                                                           // tenants
+  AttrNumber access_expires_at, expires_at, created_at, user_key, session_id, access_hash; // sessions
+  AttrNumber tenant_id, user_id, handle, is_anonymous;                                     // users
+  AttrNumber name;                                                                         // tenants
 };
 
 Layout layout;
@@ -61,14 +62,13 @@ bool callback_registered = false;
 // ForgetLayout is the relcache invalidation callback: any change to one of the tables (or a
 // reset of the whole cache) forgets the layout.
 void ForgetLayout(Datum, Oid relation) {
-  if (relation == InvalidOid || relation == layout.sessions || relation == layout.users ||
-      relation == layout.tenants || relation == layout.sessions_pkey || relation == layout.users_pkey ||
-      relation == layout.tenants_pkey) {
+  if (relation == InvalidOid || relation == layout.sessions || relation == layout.users || relation == layout.tenants ||
+      relation == layout.sessions_pkey || relation == layout.users_pkey || relation == layout.tenants_pkey) {
     layout.valid = false;
   }
 }
 
-Oid RelationOid(Oid schema, const char* name) {
+Oid RelationOid(Oid schema, const char *name) {
   const Oid oid = get_relname_relid(name, schema);
   if (!OidIsValid(oid)) {
     ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("authflow: relation authflow.%s is missing", name)));
@@ -84,18 +84,19 @@ Table OpenTable(Oid heap, Oid primary_key) {
   return table;
 }
 
-void CloseTable(Table& table) {
+void CloseTable(Table &table) {
   ExecDropSingleTupleTableSlot(table.slot);
   index_close(table.primary_key, AccessShareLock);
   table_close(table.heap, AccessShareLock);
 }
 
 // Column is the attribute number of a column, found by name.
-AttrNumber Column(Relation relation, const char* name) {
+AttrNumber Column(Relation relation, const char *name) {
   const TupleDesc descriptor = RelationGetDescr(relation);
   for (int i = 0; i < descriptor->natts; ++i) {
     const Form_pg_attribute attribute = TupleDescAttr(descriptor, i);
-    if (!attribute->attisdropped && std::strcmp(NameStr(attribute->attname), name) == 0) return attribute->attnum;
+    if (!attribute->attisdropped && std::strcmp(NameStr(attribute->attname), name) == 0)
+      return attribute->attnum;
   }
   ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
                   errmsg("authflow: column %s of %s is missing", name, RelationGetRelationName(relation))));
@@ -119,7 +120,7 @@ void ResolveRelations() {
 
 // ResolveColumns reads the column numbers from the open tables; opening them processed any
 // pending invalidation, so these descriptors are current.
-void ResolveColumns(const Table& sessions, const Table& users, const Table& tenants) {
+void ResolveColumns(const Table &sessions, const Table &users, const Table &tenants) {
   layout.access_expires_at = Column(sessions.heap, "access_expires_at");
   layout.expires_at = Column(sessions.heap, "expires_at");
   layout.created_at = Column(sessions.heap, "created_at");
@@ -136,7 +137,7 @@ void ResolveColumns(const Table& sessions, const Table& users, const Table& tena
 
 // FetchByKey reads the row whose primary key equals `key` (compared with `equality`) into the
 // table's slot; false when there is none visible to the statement's snapshot.
-bool FetchByKey(Table& table, RegProcedure equality, Datum key) {
+bool FetchByKey(Table &table, RegProcedure equality, Datum key) {
   ScanKeyData scan_key;
   ScanKeyInit(&scan_key, 1, BTEqualStrategyNumber, equality, key);
   IndexScanDesc scan = index_beginscan(table.heap, table.primary_key, GetActiveSnapshot(), 1, 0);
@@ -146,35 +147,34 @@ bool FetchByKey(Table& table, RegProcedure equality, Datum key) {
   return found;
 }
 
-Datum Value(Table& table, AttrNumber column, bool* is_null) { return slot_getattr(table.slot, column, is_null); }
+Datum Value(Table &table, AttrNumber column, bool *is_null) { return slot_getattr(table.slot, column, is_null); }
 
-bool HashMatches(Datum stored, const authflow::Sha256Digest& expected) {
-  const struct varlena* hash = reinterpret_cast<struct varlena*>(DatumGetPointer(stored));
+bool HashMatches(Datum stored, const authflow::Sha256Digest &expected) {
+  const struct varlena *hash = reinterpret_cast<struct varlena *>(DatumGetPointer(stored));
   return authflow::secure_equal(VARDATA_ANY(hash), VARSIZE_ANY_EXHDR(hash), expected.data(), expected.size());
 }
 
-}  // namespace
+} // namespace
 
 // authflow_session_validate returns the session of a live access token, or no row.
 AUTHFLOW_SQL_FUNCTION(authflow_session_validate) {
   InitMaterializedSRF(fcinfo, 0);
   ReturnSetInfo *result = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
 
-  const struct varlena *argument = PG_GETARG_VARLENA_PP(0);
-  const std::optional<authflow::ParsedToken> token =
-      authflow::token_parse(std::string_view(VARDATA_ANY(argument), VARSIZE_ANY_EXHDR(argument)));
-  if (!token || token->kind != authflow::TokenKind::access)
+  const authflow::pg::TokenArgument token = authflow::pg::ParseTokenArgument(fcinfo, 0, authflow::TokenKind::access);
+  if (!token.valid)
     return static_cast<Datum>(0);
-  const authflow::Sha256Digest secret_hash = authflow::sha256(token->secret.data(), token->secret.size());
-  pg_uuid_t session_id;
-  std::memcpy(session_id.data, token->row_id.data(), sizeof session_id.data);
+  const authflow::Sha256Digest &secret_hash = token.secret_hash;
+  pg_uuid_t session_id = token.row_uuid;
 
-  if (!layout.valid) ResolveRelations();
+  if (!layout.valid)
+    ResolveRelations();
   const TimestampTz now = GetCurrentTransactionStartTimestamp();
   Table sessions = OpenTable(layout.sessions, layout.sessions_pkey);
   Table users = OpenTable(layout.users, layout.users_pkey);
   Table tenants = OpenTable(layout.tenants, layout.tenants_pkey);
-  if (!layout.valid) ResolveColumns(sessions, users, tenants);
+  if (!layout.valid)
+    ResolveColumns(sessions, users, tenants);
 
   bool is_null;
   if (FetchByKey(sessions, F_UUID_EQ, UUIDPGetDatum(&session_id)) &&

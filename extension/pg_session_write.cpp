@@ -11,6 +11,7 @@
 
 #include "crypto.hpp"
 #include "pg_guard.hpp"
+#include "pg_values.hpp"
 #include "token.hpp"
 
 extern "C" {
@@ -91,37 +92,6 @@ void Execute(SavedStatement &statement, Datum *arguments, const char *nulls = nu
     elog(ERROR, "authflow: SPI_execute_plan failed: %s", SPI_result_code_string(result));
 }
 
-Datum ByteaDatum(const authflow::Sha256Digest &digest) {
-  bytea *result = static_cast<bytea *>(palloc(VARHDRSZ + digest.size()));
-  SET_VARSIZE(result, VARHDRSZ + digest.size());
-  std::memcpy(VARDATA(result), digest.data(), digest.size());
-  return PointerGetDatum(result);
-}
-
-// ParsedRefreshToken is a refresh token's session id and secret hash, as SQL arguments.
-struct ParsedRefreshToken {
-  bool valid;
-  pg_uuid_t session_id;
-  authflow::RowId row_id;
-  authflow::Sha256Digest secret_hash;
-};
-
-ParsedRefreshToken ParseRefreshToken(FunctionCallInfo fcinfo) {
-  ParsedRefreshToken parsed{};
-  if (PG_ARGISNULL(0))
-    return parsed;
-  const struct varlena *argument = PG_GETARG_VARLENA_PP(0);
-  const std::optional<authflow::ParsedToken> token =
-      authflow::token_parse(std::string_view(VARDATA_ANY(argument), VARSIZE_ANY_EXHDR(argument)));
-  if (!token || token->kind != authflow::TokenKind::refresh)
-    return parsed;
-  parsed.valid = true;
-  parsed.row_id = token->row_id;
-  std::memcpy(parsed.session_id.data, token->row_id.data(), sizeof parsed.session_id.data);
-  parsed.secret_hash = authflow::sha256(token->secret.data(), token->secret.size());
-  return parsed;
-}
-
 // CallHelper runs one of the SQL helpers that own the rare paths (and their error messages):
 // argument checks, tenant lookup, creating the user. It returns the first column of its row.
 Datum CallHelper(const char *sql, int count, Oid *types, Datum *values, const char *nulls) {
@@ -193,8 +163,8 @@ AUTHFLOW_SQL_FUNCTION(authflow_session_create) {
   const authflow::IssuedToken access = authflow::token_issue(authflow::TokenKind::access, id);
   Datum insert_arguments[6] = {user_key,
                                UUIDPGetDatum(&session_id),
-                               ByteaDatum(access.secret_hash),
-                               ByteaDatum(refresh.secret_hash),
+                               authflow::pg::ByteaDatum(access.secret_hash.data(), access.secret_hash.size()),
+                               authflow::pg::ByteaDatum(refresh.secret_hash.data(), refresh.secret_hash.size()),
                                has_client ? PG_GETARG_DATUM(2) : static_cast<Datum>(0),
                                tenant_id};
   const char insert_nulls[7] = {' ', ' ', ' ', ' ', has_client ? ' ' : 'n', ' ', '\0'};
@@ -221,13 +191,14 @@ AUTHFLOW_SQL_FUNCTION(authflow_session_create) {
 AUTHFLOW_SQL_FUNCTION(authflow_session_refresh) {
   InitMaterializedSRF(fcinfo, 0);
   ReturnSetInfo *result = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
-  const ParsedRefreshToken token = ParseRefreshToken(fcinfo);
+  const authflow::pg::TokenArgument token = authflow::pg::ParseTokenArgument(fcinfo, 0, authflow::TokenKind::refresh);
   if (!token.valid)
     return static_cast<Datum>(0);
   const authflow::IssuedToken access = authflow::token_issue(authflow::TokenKind::access, token.row_id);
 
-  Datum arguments[3] = {UUIDPGetDatum(&token.session_id), ByteaDatum(token.secret_hash),
-                        ByteaDatum(access.secret_hash)};
+  Datum arguments[3] = {UUIDPGetDatum(&token.row_uuid),
+                        authflow::pg::ByteaDatum(token.secret_hash.data(), token.secret_hash.size()),
+                        authflow::pg::ByteaDatum(access.secret_hash.data(), access.secret_hash.size())};
   SPI_connect();
   Execute(refresh_statement, arguments);
   if (SPI_processed == 1) {
@@ -251,10 +222,11 @@ AUTHFLOW_SQL_FUNCTION(authflow_session_refresh) {
 
 // authflow_session_revoke deletes the session of a refresh token; true when it was live.
 AUTHFLOW_SQL_FUNCTION(authflow_session_revoke) {
-  const ParsedRefreshToken token = ParseRefreshToken(fcinfo);
+  const authflow::pg::TokenArgument token = authflow::pg::ParseTokenArgument(fcinfo, 0, authflow::TokenKind::refresh);
   if (!token.valid)
     PG_RETURN_BOOL(false);
-  Datum arguments[2] = {UUIDPGetDatum(&token.session_id), ByteaDatum(token.secret_hash)};
+  Datum arguments[2] = {UUIDPGetDatum(&token.row_uuid),
+                        authflow::pg::ByteaDatum(token.secret_hash.data(), token.secret_hash.size())};
   SPI_connect();
   Execute(revoke_statement, arguments);
   bool was_live = false;
