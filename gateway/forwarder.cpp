@@ -22,8 +22,6 @@ const char *failure_label(DatabaseFailure failure) {
     return "deadlock";
   case DatabaseFailure::connection:
     return "connection";
-  case DatabaseFailure::in_doubt:
-    return "in_doubt";
   case DatabaseFailure::timeout:
     return "timeout";
   case DatabaseFailure::other:
@@ -45,8 +43,6 @@ DatabaseFailure classify_failure(std::exception_ptr error) {
     return DatabaseFailure::deadlock;
   } catch (const pqxx::broken_connection &) {
     return DatabaseFailure::connection;
-  } catch (const pqxx::in_doubt_error &) {
-    return DatabaseFailure::in_doubt;
   } catch (const pqxx::sql_error &e) {
     if (is_connection_state(e.sqlstate()))
       return DatabaseFailure::connection;
@@ -83,7 +79,6 @@ HttpAnswer Forwarder::failure_answer(DatabaseFailure failure) const {
   case DatabaseFailure::deadlock:
     return error_answer(503, "DATABASE_CONFLICT", "database conflict, try again");
   case DatabaseFailure::connection:
-  case DatabaseFailure::in_doubt:
     return error_answer(503, "DATABASE_UNAVAILABLE", "database unavailable");
   case DatabaseFailure::timeout:
     return error_answer(504, "DATABASE_TIMEOUT", "database timeout");
@@ -135,8 +130,6 @@ HttpAnswer Forwarder::call(DatabaseSlot &slot, const HttpCall &request) const no
           continue;
         }
       }
-      if (failure == DatabaseFailure::in_doubt)
-        slot.discard();
       if (failure == DatabaseFailure::other) {
         // Only the SQLSTATE: a message may quote the request's data.
         try {

@@ -21,8 +21,7 @@ struct HttpCall {
 };
 
 // DatabaseFailure sorts an exception from libpqxx by what the gateway does about it.
-// in_doubt: the connection broke during COMMIT, so the call may have taken effect (never retried).
-enum class DatabaseFailure { serialization, deadlock, connection, in_doubt, timeout, other };
+enum class DatabaseFailure { serialization, deadlock, connection, timeout, other };
 
 // classify_failure inspects the exception in flight (call only inside a catch block).
 DatabaseFailure classify_failure(std::exception_ptr error);
