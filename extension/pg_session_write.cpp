@@ -6,6 +6,11 @@
 // and no PL/pgSQL interpreter or nested function call sits between the caller and the statement.
 // The SQL declarations are SECURITY DEFINER with a pinned search_path; the statements name every
 // object by schema.
+//
+// The statements spell out the sliding expiry, least(now() + session_ttl, created_at +
+// session_max_lifetime), which authflow.session_expiry defines for the SQL side: calling that
+// function here with the tenant's whole row keeps it from being inlined and cost a third of
+// refresh's and create's throughput. Change both together.
 #include <cstring>
 #include <string_view>
 
