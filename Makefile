@@ -15,9 +15,19 @@ BUILD_DIR  ?= build
 MODULE_big  = $(EXTNAME)
 OBJS        = $(patsubst %.cpp,%.o,$(wildcard extension/*.cpp))
 MODULEDIR   = extension
-DATA        = extension/$(EXTNAME).control $(wildcard sql/$(EXTNAME)--*--*.sql)
-DATA_built  = sql/$(EXTNAME)--$(EXTVERSION).sql
-EXTRA_CLEAN = sql/$(EXTNAME)--$(EXTVERSION).sql
+# SQL scripts (see sql/README.md): released ones are committed in sql/ and never edited; the
+# current version's install script and its upgrade scripts are assembled from
+#   sql/state/*.sql     what a fresh install creates that holds data: schema, tables, types
+#   sql/src/*.sql       functions and grants, all re-runnable (CREATE OR REPLACE)
+#   sql/upgrade/A--B.sql the changes to state from release A, run before sql/src in the update
+STATE_SOURCES   = $(sort $(wildcard sql/state/*.sql))
+CODE_SOURCES    = $(sort $(wildcard sql/src/*.sql))
+UPGRADE_SOURCES = $(wildcard sql/upgrade/*--$(EXTVERSION).sql)
+BUILT_SCRIPTS   = sql/$(EXTNAME)--$(EXTVERSION).sql \
+                  $(patsubst sql/upgrade/%.sql,sql/$(EXTNAME)--%.sql,$(UPGRADE_SOURCES))
+DATA        = extension/$(EXTNAME).control $(filter-out $(BUILT_SCRIPTS),$(wildcard sql/$(EXTNAME)--*.sql))
+DATA_built  = $(BUILT_SCRIPTS)
+EXTRA_CLEAN = $(BUILT_SCRIPTS)
 PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Werror -O2
 # Postgres headers as system headers: warnings are errors in our code, not in theirs.
 PG_CPPFLAGS = -isystem $(shell $(PG_CONFIG) --includedir-server 2>/dev/null)
@@ -32,11 +42,14 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 endif
 
-# The install script is assembled from the parts in sql/src, in file-name order.
-sql/$(EXTNAME)--$(EXTVERSION).sql: $(sort $(wildcard sql/src/*.sql)) extension/$(EXTNAME).control
-	cat $(sort $(wildcard sql/src/*.sql)) > $@
+# The current version's scripts are assembled; each begins with the \echo guard of its first part.
+sql/$(EXTNAME)--$(EXTVERSION).sql: $(STATE_SOURCES) $(CODE_SOURCES) extension/$(EXTNAME).control
+	cat $(STATE_SOURCES) $(CODE_SOURCES) > $@
 
-.PHONY: deps deps-bench install-extension cmake-build cluster-start run test bench format
+sql/$(EXTNAME)--%--$(EXTVERSION).sql: sql/upgrade/%--$(EXTVERSION).sql $(CODE_SOURCES) extension/$(EXTNAME).control
+	cat $< $(CODE_SOURCES) > $@
+
+.PHONY: deps deps-bench install-extension cmake-build cluster-start cluster-start-test run test bench format
 
 deps:
 	@scripts/install-deps
@@ -57,11 +70,17 @@ cluster-start: install-extension
 	@scripts/cluster start
 	@scripts/cluster create-database
 
+# Tests need the extension of this very build: an unreleased version built from other sources is
+# re-created (an older version is still updated, as for make run).
+cluster-start-test: install-extension
+	@scripts/cluster start
+	@scripts/cluster create-database --rebuild-changed
+
 run: install-extension cmake-build cluster-start
 	@scripts/gateway start
 	@scripts/cluster banner
 
-test: install-extension cmake-build cluster-start
+test: install-extension cmake-build cluster-start-test
 	@scripts/cluster exec ctest --test-dir $(BUILD_DIR) --output-on-failure
 
 bench: deps-bench install-extension cmake-build cluster-start

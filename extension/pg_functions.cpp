@@ -12,6 +12,7 @@
 
 extern "C" {
 #include "access/htup_details.h"
+#include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
@@ -56,7 +57,7 @@ Datum TextDatum(const char *data, std::size_t size) {
 // statement gets a new FmgrInfo on each execution, so fn_extra does not outlive one call; the
 // descriptor is therefore kept for the backend's life, keyed by the function's OID (a re-created
 // function has a new OID, so an entry never describes another function).
-TupleDesc ResultDescriptor(FunctionCallInfo fcinfo) {
+TupleDesc ResultDescriptor(FunctionCallInfo fcinfo, const char *name, std::initializer_list<Oid> columns) {
   struct Entry {
     Oid function;
     TupleDesc descriptor;
@@ -71,6 +72,7 @@ TupleDesc ResultDescriptor(FunctionCallInfo fcinfo) {
   if (get_call_result_type(fcinfo, nullptr, &descriptor) != TYPEFUNC_COMPOSITE) {
     throw authflow::Error("42804", "authflow: function must return a row type");
   }
+  authflow::pg::RequireResultShape(descriptor, name, columns); // once: then cached
   MemoryContext previous = MemoryContextSwitchTo(TopMemoryContext);
   descriptor = BlessTupleDesc(CreateTupleDescCopy(descriptor));
   MemoryContextSwitchTo(previous);
@@ -96,7 +98,7 @@ AUTHFLOW_SQL_FUNCTION(authflow_token_generate) {
 AUTHFLOW_SQL_FUNCTION(authflow_token_issue) {
   const TokenKind kind = KindArgument(fcinfo, 0, "kind");
   const authflow::IssuedToken issued = authflow::token_issue(kind, RowIdArgument(fcinfo, 1));
-  TupleDesc descriptor = ResultDescriptor(fcinfo);
+  TupleDesc descriptor = ResultDescriptor(fcinfo, "authflow.token_issue", {TEXTOID, BYTEAOID});
   Datum values[2] = {TokenDatum(issued), ByteaDatum(issued.secret_hash.data(), issued.secret_hash.size())};
   bool nulls[2] = {false, false};
   PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(descriptor, values, nulls)));
@@ -115,7 +117,7 @@ AUTHFLOW_SQL_FUNCTION(authflow_token_parse) {
 
   const authflow::Sha256Digest secret_hash = authflow::sha256(parsed->secret.data(), parsed->secret.size());
   const std::string_view kind_name = authflow::token_kind_name(parsed->kind);
-  TupleDesc descriptor = ResultDescriptor(fcinfo);
+  TupleDesc descriptor = ResultDescriptor(fcinfo, "authflow.token_parse", {TEXTOID, UUIDOID, BYTEAOID, BYTEAOID});
   Datum values[4] = {TextDatum(kind_name.data(), kind_name.size()), UuidDatum(parsed->row_id),
                      ByteaDatum(parsed->secret.data(), parsed->secret.size()),
                      ByteaDatum(secret_hash.data(), secret_hash.size())};

@@ -25,6 +25,7 @@ extern "C" {
 #include "access/relation.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "catalog/pg_type.h"
 #include "catalog/namespace.h"
 #include "executor/tuptable.h"
 #include "funcapi.h"
@@ -158,8 +159,9 @@ bool HashMatches(Datum stored, const authflow::Sha256Digest &expected) {
 
 // authflow_session_validate returns the session of a live access token, or no row.
 AUTHFLOW_SQL_FUNCTION(authflow_session_validate) {
-  InitMaterializedSRF(fcinfo, 0);
-  ReturnSetInfo *result = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+  ReturnSetInfo *result = authflow::pg::MaterializeResult(fcinfo, "authflow.session_validate",
+                                   {UUIDOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+                                    TIMESTAMPTZOID});
 
   const authflow::pg::TokenArgument token = authflow::pg::ParseTokenArgument(fcinfo, 0, authflow::TokenKind::access);
   if (!token.valid)

@@ -120,8 +120,8 @@ bool TextRefused(FunctionCallInfo fcinfo, int argument) {
 // authflow_session_create creates a session for a user (created when missing) and returns both
 // tokens, raw, once. Arguments: user_id, handle, client, tenant.
 AUTHFLOW_SQL_FUNCTION(authflow_session_create) {
-  InitMaterializedSRF(fcinfo, 0);
-  ReturnSetInfo *result = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+  ReturnSetInfo *result = authflow::pg::MaterializeResult(fcinfo, "authflow.session_create",
+                                   {UUIDOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID});
   SPI_connect();
   Oid text_types[3] = {TEXTOID, TEXTOID, TEXTOID};
   if (TextRefused(fcinfo, 0)) {
@@ -194,8 +194,8 @@ AUTHFLOW_SQL_FUNCTION(authflow_session_create) {
 
 // authflow_session_refresh returns a new access token for a live refresh token, or no row.
 AUTHFLOW_SQL_FUNCTION(authflow_session_refresh) {
-  InitMaterializedSRF(fcinfo, 0);
-  ReturnSetInfo *result = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+  ReturnSetInfo *result = authflow::pg::MaterializeResult(fcinfo, "authflow.session_refresh",
+                                   {UUIDOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID});
   const authflow::pg::TokenArgument token = authflow::pg::ParseTokenArgument(fcinfo, 0, authflow::TokenKind::refresh);
   if (!token.valid)
     return static_cast<Datum>(0);

@@ -6,7 +6,11 @@
 #include "pg_guard.hpp"
 #include "token.hpp"
 
+#include <initializer_list>
+
 extern "C" {
+#include "access/tupdesc.h"
+#include "nodes/execnodes.h"
 #include "utils/uuid.h"
 }
 
@@ -26,6 +30,17 @@ struct TokenArgument {
   pg_uuid_t row_uuid;
   Sha256Digest secret_hash;
 };
+
+// RequireResultShape checks the result row a function is declared with (in SQL, which may be of
+// another version than this library: between installing a new library and ALTER EXTENSION
+// UPDATE) against the columns this library fills: same count, same types. A mismatch throws
+// 39000 naming the function, instead of writing values into columns of other types.
+void RequireResultShape(TupleDesc declared, const char *function, std::initializer_list<Oid> columns);
+
+// MaterializeResult prepares the result set of a function that returns rows, after checking
+// (once per function, by OID: a re-declared function has a new one) that its SQL declaration
+// has the columns given here, with RequireResultShape.
+ReturnSetInfo *MaterializeResult(FunctionCallInfo fcinfo, const char *function, std::initializer_list<Oid> columns);
 
 // ParseTokenArgument reads argument `argument` as a token of `kind`.
 TokenArgument ParseTokenArgument(FunctionCallInfo fcinfo, int argument, TokenKind kind);

@@ -1,27 +1,27 @@
 -- Token and hash primitives, implemented in C++ (extension/pg_functions.cpp).
 
-CREATE FUNCTION authflow.token_generate(kind text)
+CREATE OR REPLACE FUNCTION authflow.token_generate(kind text)
 RETURNS text
 AS 'MODULE_PATHNAME', 'authflow_token_generate'
 LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION authflow.token_generate(text) IS
   'A new token of kind access, refresh, polling, login or key for a random row id: <prefix>_<row id hex>_<256-bit secret, base64url>';
 
-CREATE FUNCTION authflow.token_generate(kind text, row_id uuid)
+CREATE OR REPLACE FUNCTION authflow.token_generate(kind text, row_id uuid)
 RETURNS text
 AS 'MODULE_PATHNAME', 'authflow_token_generate'
 LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION authflow.token_generate(text, uuid) IS
   'A new token of a kind for the given row id';
 
-CREATE FUNCTION authflow.token_issue(kind text, row_id uuid, OUT token text, OUT secret_hash bytea)
+CREATE OR REPLACE FUNCTION authflow.token_issue(kind text, row_id uuid, OUT token text, OUT secret_hash bytea)
 RETURNS record
 AS 'MODULE_PATHNAME', 'authflow_token_issue'
 LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION authflow.token_issue(text, uuid) IS
   'A new token of a kind for a row id, with SHA-256 of its secret: the hash is what gets stored';
 
-CREATE FUNCTION authflow.token_parse(token text, expected_kind text DEFAULT NULL,
+CREATE OR REPLACE FUNCTION authflow.token_parse(token text, expected_kind text DEFAULT NULL,
                                      OUT kind text, OUT row_id uuid, OUT secret bytea, OUT secret_hash bytea)
 RETURNS record
 AS 'MODULE_PATHNAME', 'authflow_token_parse'
@@ -29,26 +29,26 @@ LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION authflow.token_parse(text, text) IS
   'Splits a token into kind, row id, secret and SHA-256 of the secret; NULL for anything that is not a well-formed token (of expected_kind, when given). An unknown expected_kind raises 22023.';
 
-CREATE FUNCTION authflow.sha256(bytea)
+CREATE OR REPLACE FUNCTION authflow.sha256(bytea)
 RETURNS bytea
 AS 'MODULE_PATHNAME', 'authflow_sha256'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION authflow.sha256(bytea) IS 'SHA-256 of the bytes';
 
-CREATE FUNCTION authflow.sha256(text)
+CREATE OR REPLACE FUNCTION authflow.sha256(text)
 RETURNS bytea
 AS 'MODULE_PATHNAME', 'authflow_sha256'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION authflow.sha256(text) IS 'SHA-256 of the text''s bytes in the database encoding';
 
-CREATE FUNCTION authflow.secure_equal(bytea, bytea)
+CREATE OR REPLACE FUNCTION authflow.secure_equal(bytea, bytea)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'authflow_secure_equal'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION authflow.secure_equal(bytea, bytea) IS
   'true when both byte strings are equal; constant time for equal lengths';
 
-CREATE FUNCTION authflow.time_ordered_uuid()
+CREATE OR REPLACE FUNCTION authflow.time_ordered_uuid()
 RETURNS uuid
 AS 'MODULE_PATHNAME', 'authflow_time_ordered_uuid'
 LANGUAGE C VOLATILE PARALLEL SAFE;

@@ -1,6 +1,6 @@
 -- Internal helpers: argument checks and tenant lookup. Each raises 22023 naming the argument.
 
-CREATE FUNCTION authflow.require_text(value text, argument text, max_length integer DEFAULT 256)
+CREATE OR REPLACE FUNCTION authflow.require_text(value text, argument text, max_length integer DEFAULT 256)
 RETURNS text
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -17,7 +17,7 @@ END $$;
 COMMENT ON FUNCTION authflow.require_text(text, text, integer) IS
   'Internal: value when it is non-empty and at most max_length bytes, else 22023 naming the argument';
 
-CREATE FUNCTION authflow.require_client(client jsonb)
+CREATE OR REPLACE FUNCTION authflow.require_client(client jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -30,7 +30,7 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION authflow.require_client(jsonb) IS 'Internal: client info when it is a small JSON object, else 22023';
 
-CREATE FUNCTION authflow.require_tenant(tenant text)
+CREATE OR REPLACE FUNCTION authflow.require_tenant(tenant text)
 RETURNS authflow.tenants
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -49,7 +49,7 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION authflow.require_tenant(text) IS 'Internal: the settings of a tenant, or 22023 when there is no such tenant';
 
-CREATE FUNCTION authflow.require_user_arguments(user_id text, handle text, tenant text)
+CREATE OR REPLACE FUNCTION authflow.require_user_arguments(user_id text, handle text, tenant text)
 RETURNS authflow.tenants
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -66,7 +66,7 @@ COMMENT ON FUNCTION authflow.require_user_arguments(text, text, text) IS
 
 -- session_expiry is when a session refreshed (or created) at `at` expires: now + TTL, never past
 -- the tenant's absolute cap.
-CREATE FUNCTION authflow.session_expiry(settings authflow.tenants, created_at timestamptz, at timestamptz)
+CREATE OR REPLACE FUNCTION authflow.session_expiry(settings authflow.tenants, created_at timestamptz, at timestamptz)
 RETURNS timestamptz
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN least(at + settings.session_ttl, created_at + settings.session_max_lifetime);

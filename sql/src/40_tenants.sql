@@ -1,11 +1,6 @@
 -- Tenants: settings per project.
 
-CREATE TYPE authflow.tenant_settings AS (
-  tenant text, session_ttl interval, access_token_ttl interval, session_max_lifetime interval,
-  cli_attempt_ttl interval, cli_attempt_max_ttl interval, anonymous_user_retention interval);
-COMMENT ON TYPE authflow.tenant_settings IS 'The settings of a tenant, as tenant_set and tenant_get return them';
-
-CREATE FUNCTION authflow.tenant_set(
+CREATE OR REPLACE FUNCTION authflow.tenant_set(
   tenant                      text,
   session_ttl                 interval DEFAULT NULL,
   access_token_ttl            interval DEFAULT NULL,
@@ -71,7 +66,7 @@ END $$;
 COMMENT ON FUNCTION authflow.tenant_set(text, interval, interval, interval, interval, interval, interval, boolean) IS
   'Creates or updates a tenant''s settings (NULL keeps the current value) and returns them; out-of-range values raise 22023';
 
-CREATE FUNCTION authflow.tenant_get(tenant text DEFAULT 'default')
+CREATE OR REPLACE FUNCTION authflow.tenant_get(tenant text DEFAULT 'default')
 RETURNS authflow.tenant_settings
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp

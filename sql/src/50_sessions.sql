@@ -2,7 +2,7 @@
 
 -- user_ensure returns the user_key of (tenant, user_id), creating the user when missing and
 -- updating its handle when a different one is given. It writes nothing when nothing changes.
-CREATE FUNCTION authflow.user_ensure(owner_tenant_id integer, owner_user_id text, new_handle text)
+CREATE OR REPLACE FUNCTION authflow.user_ensure(owner_tenant_id integer, owner_user_id text, new_handle text)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -26,7 +26,7 @@ COMMENT ON FUNCTION authflow.user_ensure(integer, text, text) IS
   'Internal: the user_key of a user, created when missing; a given handle replaces the stored one';
 
 -- session_insert creates the session row of a user and returns its tokens (raw, once).
-CREATE FUNCTION authflow.session_insert(settings authflow.tenants, owner_key bigint, session_kind text, client_info jsonb)
+CREATE OR REPLACE FUNCTION authflow.session_insert(settings authflow.tenants, owner_key bigint, session_kind text, client_info jsonb)
 RETURNS TABLE (session_id uuid, refresh_token text, access_token text, access_expires_at timestamptz,
                expires_at timestamptz, created_at timestamptz)
 LANGUAGE plpgsql VOLATILE
@@ -59,7 +59,7 @@ COMMENT ON FUNCTION authflow.session_insert(authflow.tenants, bigint, text, json
 -- session_create is C++ (extension/pg_session_write.cpp): one saved lookup of the tenant and the
 -- user, one saved insert; argument errors, unknown tenants and new users go through the helpers
 -- above, which own their messages.
-CREATE FUNCTION authflow.session_create(user_id text, handle text DEFAULT NULL, client jsonb DEFAULT NULL,
+CREATE OR REPLACE FUNCTION authflow.session_create(user_id text, handle text DEFAULT NULL, client jsonb DEFAULT NULL,
                                         tenant text DEFAULT 'default')
 RETURNS TABLE (session_id uuid, refresh_token text, access_token text, access_expires_at timestamptz,
                expires_at timestamptz, created_at timestamptz)
@@ -71,7 +71,7 @@ COMMENT ON FUNCTION authflow.session_create(text, text, jsonb, text) IS
 
 -- session_validate is the hot path: C++ (extension/pg_session_validate.cpp), three primary-key
 -- probes with no executor around them. It reads the tables like a SECURITY DEFINER function.
-CREATE FUNCTION authflow.session_validate(access_token text)
+CREATE OR REPLACE FUNCTION authflow.session_validate(access_token text)
 RETURNS TABLE (session_id uuid, tenant text, user_id text, handle text, is_anonymous boolean,
                access_expires_at timestamptz, expires_at timestamptz, created_at timestamptz)
 AS 'MODULE_PATHNAME', 'authflow_session_validate'
@@ -83,7 +83,7 @@ COMMENT ON FUNCTION authflow.session_validate(text) IS
 -- is parsed first, so each statement carries the session id as a parameter. On a cluster where
 -- sessions are sharded by session_id (Citus), that routes it to one shard, where the C++ version,
 -- which reads local tables directly, would see none. See docs/scale-out.md.
-CREATE FUNCTION authflow.session_validate_routed(access_token text)
+CREATE OR REPLACE FUNCTION authflow.session_validate_routed(access_token text)
 RETURNS TABLE (session_id uuid, tenant text, user_id text, handle text, is_anonymous boolean,
                access_expires_at timestamptz, expires_at timestamptz, created_at timestamptz)
 LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -109,7 +109,7 @@ COMMENT ON FUNCTION authflow.session_validate_routed(text) IS
 
 -- session_refresh and session_revoke are C++ (extension/pg_session_write.cpp): one saved
 -- statement each, run with the token parsed and hashed once.
-CREATE FUNCTION authflow.session_refresh(refresh_token text)
+CREATE OR REPLACE FUNCTION authflow.session_refresh(refresh_token text)
 RETURNS TABLE (session_id uuid, user_id text, handle text, access_token text, access_expires_at timestamptz,
                expires_at timestamptz, created_at timestamptz)
 AS 'MODULE_PATHNAME', 'authflow_session_refresh'
@@ -118,7 +118,7 @@ SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION authflow.session_refresh(text) IS
   'A new access token for a live refresh token (the previous one stops working at once); expiry slides, never past the tenant''s cap. No row when invalid.';
 
-CREATE FUNCTION authflow.session_revoke(refresh_token text)
+CREATE OR REPLACE FUNCTION authflow.session_revoke(refresh_token text)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'authflow_session_revoke'
 LANGUAGE C VOLATILE SECURITY DEFINER
@@ -126,7 +126,7 @@ SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION authflow.session_revoke(text) IS
   'Deletes the session of a refresh token; true when a live session was revoked';
 
-CREATE FUNCTION authflow.session_revoke_all(user_id text, tenant text DEFAULT 'default')
+CREATE OR REPLACE FUNCTION authflow.session_revoke_all(user_id text, tenant text DEFAULT 'default')
 RETURNS integer
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -146,7 +146,7 @@ END $$;
 COMMENT ON FUNCTION authflow.session_revoke_all(text, text) IS
   'Deletes every session of a user; returns how many of them were live';
 
-CREATE FUNCTION authflow.session_list(user_id text, tenant text DEFAULT 'default')
+CREATE OR REPLACE FUNCTION authflow.session_list(user_id text, tenant text DEFAULT 'default')
 RETURNS TABLE (session_id uuid, kind text, created_at timestamptz, refreshed_at timestamptz,
                access_expires_at timestamptz, expires_at timestamptz, client jsonb)
 LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -163,7 +163,7 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION authflow.session_list(text, text) IS 'The live sessions of a user, oldest first; no secrets';
 
-CREATE FUNCTION authflow.user_set_handle(user_id text, handle text, tenant text DEFAULT 'default')
+CREATE OR REPLACE FUNCTION authflow.user_set_handle(user_id text, handle text, tenant text DEFAULT 'default')
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp

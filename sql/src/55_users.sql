@@ -1,6 +1,6 @@
 -- Anonymous users, and the refresh-token lookup the CLI flow shares.
 
-CREATE FUNCTION authflow.user_create_anonymous(tenant text DEFAULT 'default')
+CREATE OR REPLACE FUNCTION authflow.user_create_anonymous(tenant text DEFAULT 'default')
 RETURNS TABLE (user_id text, session_id uuid, refresh_token text, access_token text,
                access_expires_at timestamptz, expires_at timestamptz)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -26,7 +26,7 @@ END $$;
 COMMENT ON FUNCTION authflow.user_create_anonymous(text) IS
   'Creates an anonymous user (a fresh uuid as user_id) with a session, and returns both tokens, raw, once';
 
-CREATE FUNCTION authflow.user_upgrade(user_id text, handle text DEFAULT NULL, tenant text DEFAULT 'default')
+CREATE OR REPLACE FUNCTION authflow.user_upgrade(user_id text, handle text DEFAULT NULL, tenant text DEFAULT 'default')
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -41,12 +41,7 @@ END $$;
 COMMENT ON FUNCTION authflow.user_upgrade(text, text, text) IS
   'Makes an anonymous user a regular one in place (same user_id; its sessions keep working); false when there is no such anonymous user';
 
--- RefreshSession is what a refresh token points to, whether live or not.
-CREATE TYPE authflow.refresh_session AS (
-  session_id uuid, user_key bigint, user_id text, tenant_id integer, is_anonymous boolean, is_live boolean);
-COMMENT ON TYPE authflow.refresh_session IS 'Internal: the session and user of a refresh token';
-
-CREATE FUNCTION authflow.session_of_refresh_token(refresh_token text)
+CREATE OR REPLACE FUNCTION authflow.session_of_refresh_token(refresh_token text)
 RETURNS authflow.refresh_session
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp

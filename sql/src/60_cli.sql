@@ -2,7 +2,7 @@
 -- Messages are those of Stack Auth's CLI endpoints; each failure has its own SQLSTATE (AF0xx,
 -- see docs/sql-api.md).
 
-CREATE FUNCTION authflow.cli_start(expires_in interval DEFAULT NULL, anon_refresh_token text DEFAULT NULL,
+CREATE OR REPLACE FUNCTION authflow.cli_start(expires_in interval DEFAULT NULL, anon_refresh_token text DEFAULT NULL,
                                    client jsonb DEFAULT NULL, tenant text DEFAULT 'default')
 RETURNS TABLE (polling_code text, login_code text, expires_at timestamptz)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -51,7 +51,7 @@ END $$;
 COMMENT ON FUNCTION authflow.cli_start(interval, text, jsonb, text) IS
   'Starts a CLI login attempt: a secret polling code for the CLI and a login code for the browser URL';
 
-CREATE FUNCTION authflow.cli_poll(polling_code text, tenant text DEFAULT 'default')
+CREATE OR REPLACE FUNCTION authflow.cli_poll(polling_code text, tenant text DEFAULT 'default')
 RETURNS TABLE (status text, user_id text, refresh_token text, access_token text)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -98,7 +98,7 @@ COMMENT ON FUNCTION authflow.cli_poll(text, text) IS
   'The state of a CLI login attempt: expired, used, waiting, or (exactly once) success with a new cli session of the user who completed it';
 
 -- cli_pending_attempt is the attempt of a login code that can still be completed, or an error.
-CREATE FUNCTION authflow.cli_pending_attempt(login_code text, settings authflow.tenants)
+CREATE OR REPLACE FUNCTION authflow.cli_pending_attempt(login_code text, settings authflow.tenants)
 RETURNS authflow.cli_attempts
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -123,7 +123,7 @@ COMMENT ON FUNCTION authflow.cli_pending_attempt(text, authflow.tenants) IS
 
 -- cli_live_anonymous_user is the CLI's anonymous user of an attempt while its session is live and
 -- the user is still anonymous; NULL otherwise.
-CREATE FUNCTION authflow.cli_live_anonymous_user(attempt authflow.cli_attempts)
+CREATE OR REPLACE FUNCTION authflow.cli_live_anonymous_user(attempt authflow.cli_attempts)
 RETURNS bigint
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -134,7 +134,7 @@ $$;
 COMMENT ON FUNCTION authflow.cli_live_anonymous_user(authflow.cli_attempts) IS
   'Internal: the anonymous user of an attempt''s CLI session, when that session is live and the user still anonymous';
 
-CREATE FUNCTION authflow.cli_check(login_code text, tenant text DEFAULT 'default')
+CREATE OR REPLACE FUNCTION authflow.cli_check(login_code text, tenant text DEFAULT 'default')
 RETURNS text
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -147,7 +147,7 @@ END $$;
 COMMENT ON FUNCTION authflow.cli_check(text, text) IS
   '''anonymous'' when the pending attempt has a live CLI session of a still-anonymous user, else ''none''';
 
-CREATE FUNCTION authflow.cli_claim_anon_session(login_code text, tenant text DEFAULT 'default')
+CREATE OR REPLACE FUNCTION authflow.cli_claim_anon_session(login_code text, tenant text DEFAULT 'default')
 RETURNS TABLE (user_id text, refresh_token text, access_token text)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -176,7 +176,7 @@ END $$;
 COMMENT ON FUNCTION authflow.cli_claim_anon_session(text, text) IS
   'A new browser session of the CLI''s anonymous user, once per attempt; the attempt stays waiting';
 
-CREATE FUNCTION authflow.cli_complete(login_code text, refresh_token text, merge boolean DEFAULT false,
+CREATE OR REPLACE FUNCTION authflow.cli_complete(login_code text, refresh_token text, merge boolean DEFAULT false,
                                       tenant text DEFAULT 'default')
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER

@@ -1,7 +1,7 @@
 -- Merge of an anonymous user into another user: declared rules, set-based moves, credentials
 -- deleted rather than moved, both users locked in a fixed order.
 
-CREATE FUNCTION authflow.merge_rule_add(target regclass, user_column name, key_columns name[] DEFAULT '{}',
+CREATE OR REPLACE FUNCTION authflow.merge_rule_add(target regclass, user_column name, key_columns name[] DEFAULT '{}',
                                         on_conflict text DEFAULT 'keep_target', is_credential boolean DEFAULT false,
                                         tenant_column name DEFAULT NULL)
 RETURNS void
@@ -40,7 +40,7 @@ END $$;
 COMMENT ON FUNCTION authflow.merge_rule_add(regclass, name, name[], text, boolean, name) IS
   'Declares an application table with user-owned rows: key_columns plus user_column form the unique key that may collide, on_conflict says which side wins, credential tables have the anonymous rows deleted, never moved';
 
-CREATE FUNCTION authflow.merge_rule_remove(target regclass, user_column name DEFAULT NULL)
+CREATE OR REPLACE FUNCTION authflow.merge_rule_remove(target regclass, user_column name DEFAULT NULL)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -60,7 +60,7 @@ COMMENT ON FUNCTION authflow.merge_rule_remove(regclass, name) IS
 -- merge_users merges user anon_key into target_key: see merge_anonymous_user. With missing_ok, an
 -- anonymous user that is gone (merged by a concurrent transaction) or no longer anonymous is no
 -- error: the result is NULL and nothing changes.
-CREATE FUNCTION authflow.merge_users(anon_key bigint, target_key bigint, missing_ok boolean DEFAULT false)
+CREATE OR REPLACE FUNCTION authflow.merge_users(anon_key bigint, target_key bigint, missing_ok boolean DEFAULT false)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -156,7 +156,7 @@ END $$;
 COMMENT ON FUNCTION authflow.merge_users(bigint, bigint, boolean) IS
   'Internal: merges one user into another by user_key (see merge_anonymous_user)';
 
-CREATE FUNCTION authflow.merge_anonymous_user(anon_user_id text, target_user_id text, tenant text DEFAULT 'default')
+CREATE OR REPLACE FUNCTION authflow.merge_anonymous_user(anon_user_id text, target_user_id text, tenant text DEFAULT 'default')
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp

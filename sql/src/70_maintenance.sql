@@ -3,7 +3,7 @@
 -- purge_rows deletes up to max_rows rows of a table matching a condition, walking the heap in
 -- ranges of 256 blocks (TID range scans): one pass over the table, each statement short, and
 -- only rows that match are ever locked.
-CREATE FUNCTION authflow.purge_rows(target regclass, condition text, max_rows bigint)
+CREATE OR REPLACE FUNCTION authflow.purge_rows(target regclass, condition text, max_rows bigint)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -29,7 +29,7 @@ END $$;
 COMMENT ON FUNCTION authflow.purge_rows(regclass, text, bigint) IS
   'Internal: deletes up to max_rows rows matching condition, in short statements over block ranges';
 
-CREATE FUNCTION authflow.purge_expired(max_rows integer DEFAULT 100000)
+CREATE OR REPLACE FUNCTION authflow.purge_expired(max_rows integer DEFAULT 100000)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -59,7 +59,7 @@ END $$;
 COMMENT ON FUNCTION authflow.purge_expired(integer) IS
   'Deletes up to max_rows expired sessions, expired CLI attempts and anonymous users without sessions past their tenant''s retention (garbage only: every read checks expiry itself); the pg_cron job calls it every minute';
 
-CREATE FUNCTION authflow.schedule_purge()
+CREATE OR REPLACE FUNCTION authflow.schedule_purge()
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -81,7 +81,7 @@ END $$;
 COMMENT ON FUNCTION authflow.schedule_purge() IS
   'Schedules authflow.purge_expired() every minute with pg_cron (job authflow-purge); without pg_cron in this database, raises 55000 with the call to run instead';
 
-CREATE FUNCTION authflow.unschedule_purge()
+CREATE OR REPLACE FUNCTION authflow.unschedule_purge()
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -96,7 +96,7 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION authflow.unschedule_purge() IS 'Removes the pg_cron job authflow-purge; false when there was none';
 
-CREATE FUNCTION authflow.set_durable(durable boolean)
+CREATE OR REPLACE FUNCTION authflow.set_durable(durable boolean)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -114,7 +114,7 @@ END $$;
 COMMENT ON FUNCTION authflow.set_durable(boolean) IS
   'true: sessions and CLI attempts become logged tables (survive crashes, visible on replicas); false: unlogged (the default). Rewrites the tables under an exclusive lock.';
 
-CREATE FUNCTION authflow.volatile_tables()
+CREATE OR REPLACE FUNCTION authflow.volatile_tables()
 RETURNS regclass[]
 LANGUAGE sql STABLE
 RETURN ARRAY['authflow.sessions'::regclass, 'authflow.cli_attempts'::regclass];

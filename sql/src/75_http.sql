@@ -2,7 +2,7 @@
 -- key checks all live here, so the whole HTTP contract is testable in SQL and the gateway only
 -- carries requests. See docs/http-api.md.
 
-CREATE FUNCTION authflow.api_key_create(kind text DEFAULT 'server', tenant text DEFAULT 'default')
+CREATE OR REPLACE FUNCTION authflow.api_key_create(kind text DEFAULT 'server', tenant text DEFAULT 'default')
 RETURNS text
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -21,7 +21,7 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION authflow.api_key_create(text, text) IS 'A new API key of a tenant, returned raw once (stored hashed)';
 
-CREATE FUNCTION authflow.api_key_revoke(key text)
+CREATE OR REPLACE FUNCTION authflow.api_key_revoke(key text)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -34,16 +34,13 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION authflow.api_key_revoke(text) IS 'Revokes an API key; false when it is unknown or already revoked';
 
-CREATE TYPE authflow.http_response AS (status integer, headers jsonb, body text);
-COMMENT ON TYPE authflow.http_response IS 'What authflow.http answers: status, headers (name to value, or to an array of values), body';
-
-CREATE FUNCTION authflow.http_json(status integer, body jsonb, extra_headers jsonb DEFAULT '{}')
+CREATE OR REPLACE FUNCTION authflow.http_json(status integer, body jsonb, extra_headers jsonb DEFAULT '{}')
 RETURNS authflow.http_response
 LANGUAGE sql IMMUTABLE
 RETURN ROW(status, jsonb_build_object('content-type', 'application/json') || extra_headers, body::text)::authflow.http_response;
 COMMENT ON FUNCTION authflow.http_json(integer, jsonb, jsonb) IS 'Internal: a response with a JSON body';
 
-CREATE FUNCTION authflow.http_error(status integer, code text, message text, extra_headers jsonb DEFAULT '{}')
+CREATE OR REPLACE FUNCTION authflow.http_error(status integer, code text, message text, extra_headers jsonb DEFAULT '{}')
 RETURNS authflow.http_response
 LANGUAGE sql IMMUTABLE
 RETURN authflow.http_json(status, jsonb_build_object('code', code, 'error', message),
@@ -54,7 +51,7 @@ COMMENT ON FUNCTION authflow.http_error(integer, text, text, jsonb) IS
 -- http_error_for maps an error raised while serving a request to a response, or NULL when it is
 -- not the client's mistake (serialization failures, deadlocks, bugs): those are raised again, for
 -- the gateway to retry or answer with a 5xx. Messages pass through only for errors authflow raises.
-CREATE FUNCTION authflow.http_error_for(state text, message text)
+CREATE OR REPLACE FUNCTION authflow.http_error_for(state text, message text)
 RETURNS authflow.http_response
 LANGUAGE sql IMMUTABLE
 AS $$
@@ -79,7 +76,7 @@ $$;
 COMMENT ON FUNCTION authflow.http_error_for(text, text) IS 'Internal: the HTTP response for a SQLSTATE, NULL when it is no client error';
 
 -- Request bodies and their fields. Each failure is an AF400 (400 SCHEMA_ERROR) naming the field.
-CREATE FUNCTION authflow.http_body(body text)
+CREATE OR REPLACE FUNCTION authflow.http_body(body text)
 RETURNS jsonb
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
@@ -105,7 +102,7 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION authflow.http_body(text) IS 'Internal: the JSON object of a request body ({} when empty); AF400 otherwise';
 
-CREATE FUNCTION authflow.http_field(body jsonb, field text, json_type text, required boolean DEFAULT false)
+CREATE OR REPLACE FUNCTION authflow.http_field(body jsonb, field text, json_type text, required boolean DEFAULT false)
 RETURNS jsonb
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
@@ -126,14 +123,14 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION authflow.http_field(jsonb, text, text, boolean) IS 'Internal: a field of a request body, of a JSON type; AF400 otherwise';
 
-CREATE FUNCTION authflow.http_string(body jsonb, field text, required boolean DEFAULT false)
+CREATE OR REPLACE FUNCTION authflow.http_string(body jsonb, field text, required boolean DEFAULT false)
 RETURNS text
 LANGUAGE sql IMMUTABLE
 RETURN authflow.http_field(body, field, 'string', required) #>> '{}';
 COMMENT ON FUNCTION authflow.http_string(jsonb, text, boolean) IS 'Internal: a string field of a request body';
 
 -- The refresh-token cookie: HTTP-only, Secure, SameSite=Lax, sent only to the session routes.
-CREATE FUNCTION authflow.http_refresh_cookie(token text, expires_at timestamptz)
+CREATE OR REPLACE FUNCTION authflow.http_refresh_cookie(token text, expires_at timestamptz)
 RETURNS text
 LANGUAGE sql STABLE
 RETURN CASE WHEN token IS NULL
@@ -142,7 +139,7 @@ RETURN CASE WHEN token IS NULL
                         token, greatest(0, floor(extract(epoch FROM expires_at - now())))::bigint) END;
 COMMENT ON FUNCTION authflow.http_refresh_cookie(text, timestamptz) IS 'Internal: Set-Cookie for the refresh token (NULL token: clear it)';
 
-CREATE FUNCTION authflow.http_refresh_token(headers jsonb)
+CREATE OR REPLACE FUNCTION authflow.http_refresh_token(headers jsonb)
 RETURNS text
 LANGUAGE sql IMMUTABLE
 RETURN coalesce(headers ->> 'x-refresh-token',
@@ -151,7 +148,7 @@ COMMENT ON FUNCTION authflow.http_refresh_token(jsonb) IS 'Internal: the refresh
 
 -- http_server_key_problem is NULL when the request carries a live server key of the tenant, else
 -- the error response.
-CREATE FUNCTION authflow.http_server_key_problem(headers jsonb, settings authflow.tenants)
+CREATE OR REPLACE FUNCTION authflow.http_server_key_problem(headers jsonb, settings authflow.tenants)
 RETURNS authflow.http_response
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -177,7 +174,7 @@ COMMENT ON FUNCTION authflow.http_server_key_problem(jsonb, authflow.tenants) IS
   'Internal: NULL when the request has a live server key of the tenant, else a 401/403 response';
 
 -- http_path_user_id decodes the {user_id} of /api/v1/users/{user_id}/sessions.
-CREATE FUNCTION authflow.http_path_user_id(path text)
+CREATE OR REPLACE FUNCTION authflow.http_path_user_id(path text)
 RETURNS text
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
@@ -197,7 +194,7 @@ COMMENT ON FUNCTION authflow.http_path_user_id(text) IS 'Internal: the percent-d
 -- GET /api/v1/sessions/current, the hot route: no subtransaction, nothing raised. It sets the
 -- route header itself. No SET clause: its only caller, authflow.http, pins search_path already,
 -- and a nested SET would switch GUCs twice per request.
-CREATE FUNCTION authflow.http_session_current(headers jsonb)
+CREATE OR REPLACE FUNCTION authflow.http_session_current(headers jsonb)
 RETURNS authflow.http_response
 LANGUAGE plpgsql STABLE
 AS $$
@@ -220,7 +217,7 @@ END $$;
 COMMENT ON FUNCTION authflow.http_session_current(jsonb) IS 'Internal: GET /api/v1/sessions/current';
 
 -- http_routes is every route authflow.http serves: its path template and allowed methods.
-CREATE FUNCTION authflow.http_routes()
+CREATE OR REPLACE FUNCTION authflow.http_routes()
 RETURNS TABLE (template text, methods text[])
 LANGUAGE sql IMMUTABLE
 AS $$
@@ -238,7 +235,7 @@ $$;
 COMMENT ON FUNCTION authflow.http_routes() IS 'Every route authflow.http serves, with its allowed methods';
 
 -- http_route is the route of a path: its template and methods; no row when unknown.
-CREATE FUNCTION authflow.http_route(path text)
+CREATE OR REPLACE FUNCTION authflow.http_route(path text)
 RETURNS TABLE (template text, methods text[])
 LANGUAGE sql IMMUTABLE
 AS $$
@@ -248,7 +245,7 @@ $$;
 COMMENT ON FUNCTION authflow.http_route(text) IS 'Internal: the route template of a path and its allowed methods';
 
 -- http_dispatch serves every route but the hot one; it may raise (authflow.http maps the error).
-CREATE FUNCTION authflow.http_dispatch(method text, template text, path text, headers jsonb, body text)
+CREATE OR REPLACE FUNCTION authflow.http_dispatch(method text, template text, path text, headers jsonb, body text)
 RETURNS authflow.http_response
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -357,7 +354,7 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION authflow.http_dispatch(text, text, text, jsonb, text) IS 'Internal: serves a routed request';
 
-CREATE FUNCTION authflow.http(method text, path text, headers jsonb, body text)
+CREATE OR REPLACE FUNCTION authflow.http(method text, path text, headers jsonb, body text)
 RETURNS SETOF authflow.http_response
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp

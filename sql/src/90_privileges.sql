@@ -1,13 +1,7 @@
 -- Privileges. Tables are reachable only through functions; PUBLIC may call the primitives and
 -- nothing else. authflow.grant_api gives an application role what it needs.
-REVOKE ALL ON ALL TABLES IN SCHEMA authflow FROM PUBLIC;
-REVOKE ALL ON ALL SEQUENCES IN SCHEMA authflow FROM PUBLIC;
-REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA authflow FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION authflow.token_generate(text), authflow.token_generate(text, uuid),
-  authflow.token_issue(text, uuid), authflow.token_parse(text, text), authflow.sha256(bytea),
-  authflow.sha256(text), authflow.secure_equal(bytea, bytea), authflow.time_ordered_uuid() TO PUBLIC;
 
-CREATE FUNCTION authflow.api_functions(include_admin boolean DEFAULT false)
+CREATE OR REPLACE FUNCTION authflow.api_functions(include_admin boolean DEFAULT false)
 RETURNS regprocedure[]
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -33,7 +27,7 @@ END $$;
 COMMENT ON FUNCTION authflow.api_functions(boolean) IS
   'The functions an application calls (with include_admin, also tenant settings and maintenance)';
 
-CREATE FUNCTION authflow.grant_api(grantee name, include_admin boolean DEFAULT false)
+CREATE OR REPLACE FUNCTION authflow.grant_api(grantee name, include_admin boolean DEFAULT false)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -54,7 +48,7 @@ COMMENT ON FUNCTION authflow.grant_api(name, boolean) IS
 -- The gateway's role may call authflow.http and nothing else:
 --   CREATE ROLE authflow_gateway LOGIN PASSWORD '...';
 --   SELECT authflow.grant_http('authflow_gateway');
-CREATE FUNCTION authflow.grant_http(grantee name)
+CREATE OR REPLACE FUNCTION authflow.grant_http(grantee name)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -66,3 +60,11 @@ BEGIN
   EXECUTE format('GRANT EXECUTE ON FUNCTION authflow.http(text, text, jsonb, text) TO %I', grantee);
 END $$;
 COMMENT ON FUNCTION authflow.grant_http(name) IS 'GRANT EXECUTE on authflow.http, and nothing else, to a role (the gateway''s)';
+
+-- Last, so that it covers every function of the extension, these above included.
+REVOKE ALL ON ALL TABLES IN SCHEMA authflow FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA authflow FROM PUBLIC;
+REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA authflow FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION authflow.token_generate(text), authflow.token_generate(text, uuid),
+  authflow.token_issue(text, uuid), authflow.token_parse(text, text), authflow.sha256(bytea),
+  authflow.sha256(text), authflow.secure_equal(bytea, bytea), authflow.time_ordered_uuid() TO PUBLIC;

@@ -1,4 +1,4 @@
--- authflow install script, assembled from sql/src/*.sql in file-name order.
+-- authflow install script, assembled from sql/state/*.sql and sql/src/*.sql (see sql/README.md).
 \echo Use "CREATE EXTENSION authflow" to load this file. \quit
 
 -- The extension creates and owns schema authflow, so DROP EXTENSION removes it.
