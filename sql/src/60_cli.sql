@@ -77,6 +77,15 @@ BEGIN
     status := 'used';
   ELSIF attempt.completed_user_key IS NULL THEN
     status := 'waiting';
+  ELSIF attempt.completed_session_id IS NOT NULL AND NOT EXISTS (
+          -- The lock makes a concurrent revoke of that session wait for this poll, or this poll
+          -- see the session gone.
+          SELECT 1 FROM authflow.sessions AS s
+           WHERE s.session_id = attempt.completed_session_id AND s.expires_at > now() FOR KEY SHARE) THEN
+    -- The browser session that completed it was revoked (log out, log out everywhere) or ended:
+    -- the attempt dies with it, before it mints a session.
+    UPDATE authflow.cli_attempts AS a SET expires_at = now() WHERE a.attempt_id = attempt.attempt_id;
+    status := 'expired';
   ELSE
     -- Exactly one poll wins: the row lock serializes them, and the losers find used_at set.
     UPDATE authflow.cli_attempts AS a SET used_at = now()
@@ -95,7 +104,7 @@ BEGIN
   RETURN NEXT;
 END $$;
 COMMENT ON FUNCTION authflow.cli_poll(text, text) IS
-  'The state of a CLI login attempt: expired, used, waiting, or (exactly once) success with a new cli session of the user who completed it';
+  'The state of a CLI login attempt: expired (also once the browser session that completed it is revoked), used, waiting, or (exactly once) success with a new cli session of the user who completed it';
 
 -- cli_pending_attempt is the attempt of a login code that can still be completed, or an error.
 CREATE OR REPLACE FUNCTION authflow.cli_pending_attempt(login_code text, settings authflow.tenants)
@@ -199,7 +208,8 @@ BEGIN
   END IF;
 
   -- Claim the attempt first: concurrent completions serialize on its row, and the losers fail.
-  UPDATE authflow.cli_attempts AS a SET completed_user_key = browser.user_key, completed_at = now()
+  UPDATE authflow.cli_attempts AS a SET completed_user_key = browser.user_key, completed_at = now(),
+                                        completed_session_id = browser.session_id
    WHERE a.attempt_id = attempt.attempt_id AND a.completed_user_key IS NULL AND a.used_at IS NULL
      AND a.expires_at > now()
   RETURNING a.* INTO attempt;

@@ -1,11 +1,48 @@
 -- Merge of an anonymous user into another user: declared rules, set-based moves, credentials
 -- deleted rather than moved, both users locked in a fixed order.
 
+-- merge_execute runs one statement of a merge with the rights of the table's owner, never the
+-- extension owner's (C++: extension/pg_merge.cpp). Internal: nobody is granted EXECUTE on it.
+CREATE OR REPLACE FUNCTION authflow.merge_execute(target regclass, statement text, anon_user_id text, target_user_id text)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'authflow_merge_execute'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION authflow.merge_execute(regclass, text, text, text) IS
+  'Internal: runs a merge statement on an application table as that table''s owner (restricted: no SET ROLE, no temporary objects, settings restored); $1 is the anonymous user id, $2 the target''s; returns a count or the rows processed';
+
+-- merge_rule_allowed is true when the current role may declare a merge rule on a table: it owns
+-- the table (or is a member of its owner), and the table is the application''s own, not in a
+-- system schema, not authflow''s, not another extension''s. The row security of
+-- authflow.merge_rules applies it, so it holds however a rule is written.
+CREATE OR REPLACE FUNCTION authflow.merge_rule_allowed(target regclass)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT coalesce((
+    SELECT pg_has_role(current_user, c.relowner, 'USAGE')
+           AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast', 'authflow')
+           AND n.nspname NOT LIKE 'pg\_temp\_%' AND n.nspname NOT LIKE 'pg\_toast\_temp\_%'
+           AND NOT EXISTS (SELECT 1 FROM pg_depend AS d
+                            WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+      FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
+     WHERE c.oid = target AND c.relkind IN ('r', 'p')), false)
+$$;
+COMMENT ON FUNCTION authflow.merge_rule_allowed(regclass) IS
+  'true when the current role may declare merge rules on a table: a table of the application''s, owned by the role or a role it is a member of';
+
+-- Rules are rows only their tables' owners may see, write or remove (merge_rule_allowed), whoever
+-- was granted the table (grant_api with include_admin grants it).
+ALTER TABLE authflow.merge_rules ENABLE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS merge_rules_of_owned_tables ON authflow.merge_rules;
+CREATE POLICY merge_rules_of_owned_tables ON authflow.merge_rules
+  USING (authflow.merge_rule_allowed(target)) WITH CHECK (authflow.merge_rule_allowed(target));
+
 CREATE OR REPLACE FUNCTION authflow.merge_rule_add(target regclass, user_column name, key_columns name[] DEFAULT '{}',
                                         on_conflict text DEFAULT 'keep_target', is_credential boolean DEFAULT false,
                                         tenant_column name DEFAULT NULL)
 RETURNS void
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -16,6 +53,10 @@ BEGIN
   END IF;
   IF (SELECT relnamespace FROM pg_class WHERE oid = target) = 'authflow'::regnamespace THEN
     RAISE EXCEPTION 'target must be an application table, not one of authflow''s' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF NOT authflow.merge_rule_allowed(target) THEN
+    RAISE EXCEPTION 'permission denied to declare a merge rule on %', target USING ERRCODE = 'insufficient_privilege',
+      DETAIL = 'Only the owner of an application table (or a member of its owning role) may; tables of system schemas and of other extensions are refused.';
   END IF;
   IF on_conflict IS NULL OR on_conflict NOT IN ('keep_target', 'keep_anonymous', 'error') THEN
     RAISE EXCEPTION 'on_conflict must be keep_target, keep_anonymous or error' USING ERRCODE = 'invalid_parameter_value';
@@ -38,11 +79,11 @@ BEGIN
         is_credential = excluded.is_credential, tenant_column = excluded.tenant_column;
 END $$;
 COMMENT ON FUNCTION authflow.merge_rule_add(regclass, name, name[], text, boolean, name) IS
-  'Declares an application table with user-owned rows: key_columns plus user_column form the unique key that may collide, on_conflict says which side wins, credential tables have the anonymous rows deleted, never moved';
+  'Declares (as the table''s owner: 42501 otherwise) an application table with user-owned rows: key_columns plus user_column form the unique key that may collide, on_conflict says which side wins, credential tables have the anonymous rows deleted, never moved';
 
 CREATE OR REPLACE FUNCTION authflow.merge_rule_remove(target regclass, user_column name DEFAULT NULL)
 RETURNS integer
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -55,7 +96,7 @@ BEGIN
   RETURN removed;
 END $$;
 COMMENT ON FUNCTION authflow.merge_rule_remove(regclass, name) IS
-  'Removes the merge rules of a table (of one user column, when given); returns how many';
+  'Removes the merge rules of a table (of one user column, when given) that the caller may declare; returns how many';
 
 -- merge_users merges user anon_key into target_key: see merge_anonymous_user. With missing_ok, an
 -- anonymous user that is gone (merged by a concurrent transaction) or no longer anonymous is no
@@ -73,6 +114,7 @@ DECLARE
   user_type text;
   tenant_filter text;
   same_key text;
+  colliding text;
   moved bigint;
   deleted bigint;
   tables jsonb := '{}';
@@ -107,39 +149,37 @@ BEGIN
     deleted := 0;
     moved := 0;
 
+    -- Every statement on the application table runs as its owner (merge_execute); $1 is the
+    -- anonymous user's id, $2 the target's.
     IF rule.is_credential THEN
-      EXECUTE format('DELETE FROM %s AS mine WHERE mine.%I = $1::%s AND %s',
-                     rule.target, rule.user_column, user_type, format(tenant_filter, 'mine'))
-        USING anon.user_id;
-      GET DIAGNOSTICS deleted = ROW_COUNT;
+      deleted := authflow.merge_execute(rule.target,
+        format('DELETE FROM %s AS mine WHERE mine.%I = $1::%s AND %s',
+               rule.target, rule.user_column, user_type, format(tenant_filter, 'mine')),
+        anon.user_id, target.user_id);
     ELSE
       IF same_key IS NOT NULL THEN
         -- Rows of both users with the same key collide once moved: on_conflict decides.
+        -- keep_target deletes the anonymous side's colliding rows, keep_anonymous the target's.
+        colliding := format('FROM %1$s AS mine WHERE mine.%2$I = %7$s::%3$s AND %4$s AND EXISTS '
+                            '(SELECT 1 FROM %1$s AS other WHERE other.%2$I = %8$s::%3$s AND %5$s AND %6$s)',
+                            rule.target, rule.user_column, user_type, format(tenant_filter, 'mine'),
+                            format(tenant_filter, 'other'), same_key,
+                            CASE WHEN rule.on_conflict = 'keep_anonymous' THEN '$2' ELSE '$1' END,
+                            CASE WHEN rule.on_conflict = 'keep_anonymous' THEN '$1' ELSE '$2' END);
         IF rule.on_conflict = 'error' THEN
-          EXECUTE format('SELECT count(*) FROM %1$s AS mine WHERE mine.%2$I = $1::%3$s AND %4$s AND EXISTS '
-                         '(SELECT 1 FROM %1$s AS other WHERE other.%2$I = $2::%3$s AND %5$s AND %6$s)',
-                         rule.target, rule.user_column, user_type, format(tenant_filter, 'mine'),
-                         format(tenant_filter, 'other'), same_key)
-            INTO deleted USING anon.user_id, target.user_id;
+          deleted := authflow.merge_execute(rule.target, 'SELECT count(*) ' || colliding, anon.user_id, target.user_id);
           IF deleted > 0 THEN
             RAISE EXCEPTION 'merge conflict: % rows of % collide with rows of the target user', deleted, rule.target
               USING ERRCODE = 'AF032';
           END IF;
         ELSE
-          -- keep_target deletes the anonymous side's colliding rows, keep_anonymous the target's.
-          EXECUTE format('DELETE FROM %1$s AS mine WHERE mine.%2$I = $1::%3$s AND %4$s AND EXISTS '
-                         '(SELECT 1 FROM %1$s AS other WHERE other.%2$I = $2::%3$s AND %5$s AND %6$s)',
-                         rule.target, rule.user_column, user_type, format(tenant_filter, 'mine'),
-                         format(tenant_filter, 'other'), same_key)
-            USING CASE WHEN rule.on_conflict = 'keep_target' THEN anon.user_id ELSE target.user_id END,
-                  CASE WHEN rule.on_conflict = 'keep_target' THEN target.user_id ELSE anon.user_id END;
-          GET DIAGNOSTICS deleted = ROW_COUNT;
+          deleted := authflow.merge_execute(rule.target, 'DELETE ' || colliding, anon.user_id, target.user_id);
         END IF;
       END IF;
-      EXECUTE format('UPDATE %s AS mine SET %I = $2::%s WHERE mine.%I = $1::%s AND %s',
-                     rule.target, rule.user_column, user_type, rule.user_column, user_type, format(tenant_filter, 'mine'))
-        USING anon.user_id, target.user_id;
-      GET DIAGNOSTICS moved = ROW_COUNT;
+      moved := authflow.merge_execute(rule.target,
+        format('UPDATE %s AS mine SET %I = $2::%s WHERE mine.%I = $1::%s AND %s',
+               rule.target, rule.user_column, user_type, rule.user_column, user_type, format(tenant_filter, 'mine')),
+        anon.user_id, target.user_id);
     END IF;
     tables := tables || jsonb_build_object(format('%s.%s', rule.target, rule.user_column),
                                            jsonb_build_object('moved', moved, 'deleted', deleted));

@@ -57,10 +57,11 @@ LANGUAGE sql IMMUTABLE
 AS $$
   SELECT CASE
     WHEN m.code IS NOT NULL THEN authflow.http_error(m.status, m.code, message)
-    WHEN state = '22023' THEN authflow.http_error(400, 'INVALID_ARGUMENT', message)
-    WHEN state LIKE '22%' THEN authflow.http_error(400, 'INVALID_ARGUMENT', 'invalid value in the request')
-    WHEN state = '42501' THEN authflow.http_error(403, 'FORBIDDEN', 'forbidden')
-    WHEN state = '23505' THEN authflow.http_error(409, 'CONFLICT', 'conflict')
+    -- Qualified: a bare "state" would be the joined table's column (NULL when nothing matched).
+    WHEN http_error_for.state = '22023' THEN authflow.http_error(400, 'INVALID_ARGUMENT', message)
+    WHEN http_error_for.state LIKE '22%' THEN authflow.http_error(400, 'INVALID_ARGUMENT', 'invalid value in the request')
+    WHEN http_error_for.state = '42501' THEN authflow.http_error(403, 'FORBIDDEN', 'forbidden')
+    WHEN http_error_for.state = '23505' THEN authflow.http_error(409, 'CONFLICT', 'conflict')
   END
   FROM (SELECT NULL) AS nothing
   LEFT JOIN (VALUES

@@ -27,6 +27,28 @@ END $$;
 COMMENT ON FUNCTION authflow.api_functions(boolean) IS
   'The functions an application calls (with include_admin, also tenant settings and maintenance)';
 
+-- quiet_parameter_logging keeps a role's statement parameters (tokens, codes, keys: the values
+-- of every authflow call) out of PostgreSQL's log, whatever log_statement or
+-- log_min_duration_statement say. log_parameter_max_length needs a superuser to set it; anyone
+-- else is told what to run.
+CREATE OR REPLACE FUNCTION authflow.quiet_parameter_logging(grantee name)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  EXECUTE format('ALTER ROLE %I SET log_parameter_max_length = 0', grantee);
+  EXECUTE format('ALTER ROLE %I SET log_parameter_max_length_on_error = 0', grantee);
+  RETURN true;
+EXCEPTION WHEN insufficient_privilege THEN
+  RAISE WARNING 'could not turn off parameter logging for role "%": the log may show its tokens', grantee
+    USING HINT = format('As a superuser run: ALTER ROLE %I SET log_parameter_max_length = 0; '
+                        'ALTER ROLE %I SET log_parameter_max_length_on_error = 0;', grantee, grantee);
+  RETURN false;
+END $$;
+COMMENT ON FUNCTION authflow.quiet_parameter_logging(name) IS
+  'Internal: sets log_parameter_max_length and log_parameter_max_length_on_error to 0 for a role (a superuser may); otherwise warns with the statements to run';
+
 CREATE OR REPLACE FUNCTION authflow.grant_api(grantee name, include_admin boolean DEFAULT false)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
@@ -41,9 +63,15 @@ BEGIN
   FOREACH api_function IN ARRAY authflow.api_functions(include_admin) LOOP
     EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', api_function, grantee);
   END LOOP;
+  IF include_admin THEN
+    -- merge_rule_add and merge_rule_remove run with the caller's rights; row security limits
+    -- them to rules on tables the caller owns.
+    EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON authflow.merge_rules TO %I', grantee);
+  END IF;
+  PERFORM authflow.quiet_parameter_logging(grantee);
 END $$;
 COMMENT ON FUNCTION authflow.grant_api(name, boolean) IS
-  'GRANT EXECUTE on the API (with include_admin, also on tenant settings and maintenance) to a role';
+  'GRANT EXECUTE on the API (with include_admin, also on tenant settings, maintenance and the merge rules of the role''s own tables) to a role, and keep its parameters out of the server log';
 
 -- The gateway's role may call authflow.http and nothing else:
 --   CREATE ROLE authflow_gateway LOGIN PASSWORD '...';
@@ -58,8 +86,9 @@ BEGIN
     RAISE EXCEPTION 'role "%" does not exist', grantee USING ERRCODE = 'undefined_object';
   END IF;
   EXECUTE format('GRANT EXECUTE ON FUNCTION authflow.http(text, text, jsonb, text) TO %I', grantee);
+  PERFORM authflow.quiet_parameter_logging(grantee);
 END $$;
-COMMENT ON FUNCTION authflow.grant_http(name) IS 'GRANT EXECUTE on authflow.http, and nothing else, to a role (the gateway''s)';
+COMMENT ON FUNCTION authflow.grant_http(name) IS 'GRANT EXECUTE on authflow.http, and nothing else, to a role (the gateway''s), and keep its parameters out of the server log';
 
 -- Last, so that it covers every function of the extension, these above included.
 REVOKE ALL ON ALL TABLES IN SCHEMA authflow FROM PUBLIC;
@@ -67,4 +96,5 @@ REVOKE ALL ON ALL SEQUENCES IN SCHEMA authflow FROM PUBLIC;
 REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA authflow FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION authflow.token_generate(text), authflow.token_generate(text, uuid),
   authflow.token_issue(text, uuid), authflow.token_parse(text, text), authflow.sha256(bytea),
-  authflow.sha256(text), authflow.secure_equal(bytea, bytea), authflow.time_ordered_uuid() TO PUBLIC;
+  authflow.sha256(text), authflow.secure_equal(bytea, bytea), authflow.time_ordered_uuid(),
+  authflow.merge_rule_allowed(regclass) TO PUBLIC;

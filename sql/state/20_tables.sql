@@ -67,7 +67,8 @@ CREATE UNLOGGED TABLE authflow.cli_attempts (
   anon_session_id    uuid,          -- the CLI's anonymous session
   polling_hash       bytea NOT NULL,
   login_hash         bytea NOT NULL,
-  client             jsonb
+  client             jsonb,
+  completed_session_id uuid         -- the browser session that completed it: revoking it voids the attempt
 );
 COMMENT ON TABLE authflow.cli_attempts IS 'CLI login attempts; only hashes of the polling and login codes; unlogged unless authflow.set_durable(true)';
 

@@ -4,3 +4,8 @@
 \echo Use "ALTER EXTENSION authflow UPDATE" to load this file. \quit
 
 -- The composite types moved to sql/state in 0.2.0; their definitions did not change.
+
+-- Security: revoking the session that completed a CLI attempt (or all of the user's sessions)
+-- voids the attempt before the CLI picks it up. Attempts completed under 0.1.0 have no session
+-- recorded and are picked up as before.
+ALTER TABLE authflow.cli_attempts ADD COLUMN completed_session_id uuid;
