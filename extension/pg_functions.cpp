@@ -39,7 +39,7 @@ TokenKind KindArgument(FunctionCallInfo fcinfo, int argument, const char *argume
   if (const auto kind = authflow::token_kind_from_name(name))
     return *kind;
   static char message[128];
-  snprintf(message, sizeof message, "%s must be one of access, refresh, polling, login, key", argument_name);
+  snprintf(message, sizeof message, "%s must be one of %s", argument_name, authflow::token_kind_list());
   throw authflow::Error(authflow::kInvalidParameter, message);
 }
 
@@ -144,4 +144,16 @@ AUTHFLOW_SQL_FUNCTION(authflow_time_ordered_uuid) {
   (void)fcinfo;
   const authflow::RowId id = authflow::time_ordered_row_id();
   PG_RETURN_DATUM(UuidDatum(id));
+}
+
+// authflow_token_kinds returns every token kind with its prefix: the C++ list, for SQL and tests.
+AUTHFLOW_SQL_FUNCTION(authflow_token_kinds) {
+  ReturnSetInfo *result = authflow::pg::MaterializeResult(fcinfo, "authflow.token_kinds", {TEXTOID, TEXTOID});
+  for (const TokenKind kind : authflow::kTokenKinds) {
+    const std::string_view name = authflow::token_kind_name(kind), prefix = authflow::token_prefix(kind);
+    Datum values[2] = {TextDatum(name.data(), name.size()), TextDatum(prefix.data(), prefix.size())};
+    bool nulls[2] = {false, false};
+    tuplestore_putvalues(result->setResult, result->setDesc, values, nulls);
+  }
+  return static_cast<Datum>(0);
 }

@@ -20,6 +20,8 @@ constexpr KindInfo kKinds[] = {
     {TokenKind::polling, "polling", "afp"}, {TokenKind::login, "login", "afl"},
     {TokenKind::key, "key", "afk"},
 };
+static_assert(sizeof kKinds / sizeof kKinds[0] == sizeof kTokenKinds / sizeof kTokenKinds[0],
+              "every kind has a name and a prefix");
 
 // Base64UrlValue is the 6-bit value of a base64url character, or -1.
 int Base64UrlValue(char c) noexcept {
@@ -163,6 +165,22 @@ std::optional<ParsedToken> token_parse(std::string_view text) noexcept {
   if (!DecodeSecret(text.data() + secret_start, parsed.secret))
     return std::nullopt;
   return parsed;
+}
+
+const char *token_kind_list() noexcept {
+  static char list[64] = {};
+  if (list[0] == '\0') {
+    std::size_t used = 0;
+    for (const KindInfo &info : kKinds) {
+      if (used > 0) {
+        std::memcpy(list + used, ", ", 2);
+        used += 2;
+      }
+      std::memcpy(list + used, info.name.data(), info.name.size());
+      used += info.name.size();
+    }
+  }
+  return list;
 }
 
 } // namespace authflow

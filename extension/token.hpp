@@ -19,6 +19,10 @@
 namespace authflow {
 
 enum class TokenKind : std::uint8_t { access, refresh, polling, login, key };
+// kTokenKinds is every kind, in order. The one list of kinds: SQL reads it through
+// authflow.token_kinds(), and a test holds docs/sql-api.md to it.
+inline constexpr TokenKind kTokenKinds[] = {TokenKind::access, TokenKind::refresh, TokenKind::polling, TokenKind::login,
+                                            TokenKind::key};
 
 inline constexpr std::size_t kRowIdSize = 16;
 inline constexpr std::size_t kSecretSize = 32;
@@ -36,6 +40,8 @@ std::optional<TokenKind> token_kind_from_name(std::string_view name) noexcept;
 std::string_view token_kind_name(TokenKind kind) noexcept;
 // token_prefix is the three-letter prefix of a kind ("afa", ...).
 std::string_view token_prefix(TokenKind kind) noexcept;
+// token_kind_list is every kind's name, joined by ", " ("access, refresh, ...").
+const char *token_kind_list() noexcept;
 
 // random_row_id returns a random (version 4) UUID.
 RowId random_row_id();

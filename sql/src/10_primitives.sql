@@ -1,5 +1,12 @@
 -- Token and hash primitives, implemented in C++ (extension/pg_functions.cpp).
 
+CREATE OR REPLACE FUNCTION authflow.token_kinds()
+RETURNS TABLE (kind text, prefix text)
+AS 'MODULE_PATHNAME', 'authflow_token_kinds'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 5;
+COMMENT ON FUNCTION authflow.token_kinds() IS
+  'Every kind of token with its prefix: access afa, refresh afr, polling afp, login afl, key afk (the library''s one list)';
+
 CREATE OR REPLACE FUNCTION authflow.token_generate(kind text)
 RETURNS text
 AS 'MODULE_PATHNAME', 'authflow_token_generate'

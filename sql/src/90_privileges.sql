@@ -97,4 +97,4 @@ REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA authflow FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION authflow.token_generate(text), authflow.token_generate(text, uuid),
   authflow.token_issue(text, uuid), authflow.token_parse(text, text), authflow.sha256(bytea),
   authflow.sha256(text), authflow.secure_equal(bytea, bytea), authflow.time_ordered_uuid(),
-  authflow.merge_rule_allowed(regclass) TO PUBLIC;
+  authflow.merge_rule_allowed(regclass), authflow.token_kinds() TO PUBLIC;

@@ -122,7 +122,7 @@ SELECT is_empty($$
   EXCEPT SELECT unnest(ARRAY['authflow.token_generate(text)', 'authflow.token_generate(text,uuid)',
                              'authflow.token_issue(text,uuid)', 'authflow.token_parse(text,text)', 'authflow.sha256(bytea)',
                              'authflow.sha256(text)', 'authflow.secure_equal(bytea,bytea)', 'authflow.time_ordered_uuid()',
-                             'authflow.merge_rule_allowed(regclass)'])$$,
+                             'authflow.merge_rule_allowed(regclass)', 'authflow.token_kinds()'])$$,
   'PUBLIC may EXECUTE only the primitives (grant_api, grant_http and api_functions included in the refusal)');
 SELECT is_empty($$
   SELECT p.oid::regprocedure::text FROM pg_proc AS p
