@@ -42,6 +42,8 @@ BEGIN
   END IF;
   deleted := authflow.purge_rows('authflow.sessions', 'expires_at <= now()', max_rows);
   deleted := deleted + authflow.purge_rows('authflow.cli_attempts', 'expires_at <= now()', max_rows - deleted);
+  deleted := deleted + authflow.purge_rows('authflow.rate_counters', 'window_start < now() - interval ''1 minute''',
+                                           max_rows - deleted);
   -- Anonymous users nobody can sign in as any more, past their tenant's retention.
   deleted := deleted + authflow.purge_rows('authflow.users',
     'is_anonymous AND created_at < now() - (SELECT t.anonymous_user_retention FROM authflow.tenants AS t

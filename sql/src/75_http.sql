@@ -48,6 +48,14 @@ RETURN authflow.http_json(status, jsonb_build_object('code', code, 'error', mess
 COMMENT ON FUNCTION authflow.http_error(integer, text, text, jsonb) IS
   'Internal: an error response {"code", "error"} with the code in x-known-error (and x-stack-known-error)';
 
+-- http_too_many_requests is the answer to a request over a rate limit (authflow.rate_limit_hit).
+CREATE OR REPLACE FUNCTION authflow.http_too_many_requests(wait_seconds integer)
+RETURNS authflow.http_response
+LANGUAGE sql IMMUTABLE
+RETURN authflow.http_error(429, 'TOO_MANY_REQUESTS', 'too many requests, try again later',
+                           jsonb_build_object('retry-after', wait_seconds::text));
+COMMENT ON FUNCTION authflow.http_too_many_requests(integer) IS 'Internal: a 429 response with Retry-After';
+
 -- http_error_for maps an error raised while serving a request to a response, or NULL when it is
 -- not the client's mistake (serialization failures, deadlocks, bugs): those are raised again, for
 -- the gateway to retry or answer with a 5xx. Messages pass through only for errors authflow raises.
@@ -261,6 +269,7 @@ DECLARE
   token text;
   result record;
   revoked integer;
+  wait integer;
 BEGIN
   IF template = '/healthz' THEN
     RETURN authflow.http_json(200, '{"status": "ok"}');
@@ -275,6 +284,10 @@ BEGIN
 
   CASE template
   WHEN '/api/v1/auth/cli' THEN
+    wait := authflow.rate_limit_hit(settings.tenant_id, 'cli_start', headers ->> 'x-authflow-client-address');
+    IF wait IS NOT NULL THEN
+      RETURN authflow.http_too_many_requests(wait);
+    END IF;
     millis := authflow.http_field(request, 'expires_in_millis', 'number')::numeric;
     IF millis <= 0 OR millis > extract(epoch FROM settings.cli_attempt_max_ttl) * 1000 THEN
       RAISE EXCEPTION 'expires_in_millis must be greater than 0 and at most %', extract(epoch FROM settings.cli_attempt_max_ttl) * 1000
@@ -310,6 +323,10 @@ BEGIN
     RETURN authflow.http_json(200, '{"success": true}');
 
   WHEN '/api/v1/auth/anonymous/sign-up' THEN
+    wait := authflow.rate_limit_hit(settings.tenant_id, 'anonymous_sign_up', headers ->> 'x-authflow-client-address');
+    IF wait IS NOT NULL THEN
+      RETURN authflow.http_too_many_requests(wait);
+    END IF;
     SELECT * INTO result FROM authflow.user_create_anonymous(settings.name);
     RETURN authflow.http_json(200, to_jsonb(result));
 

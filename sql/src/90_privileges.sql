@@ -19,7 +19,8 @@ DECLARE
     'authflow.tenant_set(text, interval, interval, interval, interval, interval, interval, boolean)',
     'authflow.purge_expired(integer)', 'authflow.schedule_purge()', 'authflow.unschedule_purge()',
     'authflow.set_durable(boolean)', 'authflow.merge_rule_add(regclass, name, name[], text, boolean, name)',
-    'authflow.merge_rule_remove(regclass, name)', 'authflow.api_key_create(text, text)', 'authflow.api_key_revoke(text)'];
+    'authflow.merge_rule_remove(regclass, name)', 'authflow.api_key_create(text, text)', 'authflow.api_key_revoke(text)',
+    'authflow.rate_limit_set(text, integer, integer, text)', 'authflow.rate_limit_get(text)'];
 BEGIN
   RETURN (SELECT array_agg(signature::regprocedure ORDER BY signature)
             FROM unnest(api || CASE WHEN include_admin THEN admin ELSE '{}' END) AS signature);

@@ -96,6 +96,30 @@ CREATE TABLE authflow.api_keys (
 );
 COMMENT ON TABLE authflow.api_keys IS 'API keys per tenant; only hashes of their secrets';
 
+-- Limits on what anyone on the internet may do without a credential (anonymous sign-up, CLI
+-- start), per tenant: at most per_address_per_minute from one client address and
+-- per_tenant_per_minute in all. No row: the defaults of authflow.rate_limit_defaults().
+CREATE TABLE authflow.rate_limits (
+  tenant_id              integer NOT NULL REFERENCES authflow.tenants ON DELETE CASCADE,
+  action                 text NOT NULL CHECK (action IN ('anonymous_sign_up', 'cli_start')),
+  per_address_per_minute integer CHECK (per_address_per_minute > 0),   -- NULL: no limit
+  per_tenant_per_minute  integer CHECK (per_tenant_per_minute > 0),    -- NULL: no limit
+  PRIMARY KEY (tenant_id, action)
+);
+COMMENT ON TABLE authflow.rate_limits IS 'Per-tenant limits on unauthenticated writes over HTTP; see authflow.rate_limit_set';
+
+-- The counters behind them: one row per (tenant, action, client address or '*' for the whole
+-- tenant), counting the requests of the current minute. Unlogged: a crash resets them.
+CREATE UNLOGGED TABLE authflow.rate_counters (
+  window_start timestamptz NOT NULL,
+  tenant_id    integer NOT NULL,
+  hits         integer NOT NULL,
+  action       text NOT NULL,
+  subject      text NOT NULL,
+  PRIMARY KEY (tenant_id, action, subject)
+);
+COMMENT ON TABLE authflow.rate_counters IS 'Requests per minute per tenant, action and client address (rate limits); unlogged';
+
 -- Application data that pg_dump must keep (the default tenant is re-created by CREATE EXTENSION).
 SELECT pg_catalog.pg_extension_config_dump('authflow.tenants', 'WHERE name <> ''default''');
 SELECT pg_catalog.pg_extension_config_dump('authflow.users', '');
@@ -103,3 +127,4 @@ SELECT pg_catalog.pg_extension_config_dump('authflow.sessions', '');
 SELECT pg_catalog.pg_extension_config_dump('authflow.cli_attempts', '');
 SELECT pg_catalog.pg_extension_config_dump('authflow.merge_rules', '');
 SELECT pg_catalog.pg_extension_config_dump('authflow.api_keys', '');
+SELECT pg_catalog.pg_extension_config_dump('authflow.rate_limits', '');

@@ -9,3 +9,29 @@
 -- voids the attempt before the CLI picks it up. Attempts completed under 0.1.0 have no session
 -- recorded and are picked up as before.
 ALTER TABLE authflow.cli_attempts ADD COLUMN completed_session_id uuid;
+
+-- Security: limits on unauthenticated writes over HTTP.
+-- Limits on what anyone on the internet may do without a credential (anonymous sign-up, CLI
+-- start), per tenant: at most per_address_per_minute from one client address and
+-- per_tenant_per_minute in all. No row: the defaults of authflow.rate_limit_defaults().
+CREATE TABLE authflow.rate_limits (
+  tenant_id              integer NOT NULL REFERENCES authflow.tenants ON DELETE CASCADE,
+  action                 text NOT NULL CHECK (action IN ('anonymous_sign_up', 'cli_start')),
+  per_address_per_minute integer CHECK (per_address_per_minute > 0),   -- NULL: no limit
+  per_tenant_per_minute  integer CHECK (per_tenant_per_minute > 0),    -- NULL: no limit
+  PRIMARY KEY (tenant_id, action)
+);
+COMMENT ON TABLE authflow.rate_limits IS 'Per-tenant limits on unauthenticated writes over HTTP; see authflow.rate_limit_set';
+
+-- The counters behind them: one row per (tenant, action, client address or '*' for the whole
+-- tenant), counting the requests of the current minute. Unlogged: a crash resets them.
+CREATE UNLOGGED TABLE authflow.rate_counters (
+  window_start timestamptz NOT NULL,
+  tenant_id    integer NOT NULL,
+  hits         integer NOT NULL,
+  action       text NOT NULL,
+  subject      text NOT NULL,
+  PRIMARY KEY (tenant_id, action, subject)
+);
+COMMENT ON TABLE authflow.rate_counters IS 'Requests per minute per tenant, action and client address (rate limits); unlogged';
+SELECT pg_catalog.pg_extension_config_dump('authflow.rate_limits', '');

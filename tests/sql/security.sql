@@ -3,7 +3,7 @@
 -- functions callable by PUBLIC, tokens in the server log.
 BEGIN;
 \ir ../fixtures/clean_slate.sql
-SELECT plan(33);
+SELECT plan(46);
 
 -- 1. A role that owns an application table and may add merge rules (grant_api with admin).
 CREATE ROLE authflow_test_owner NOLOGIN;
@@ -150,6 +150,38 @@ SELECT is((SELECT array_agg(c ORDER BY c) FROM pg_db_role_setting AS s, unnest(s
             WHERE s.setrole = 'authflow_test_owner'::regrole AND s.setdatabase = 0),
           ARRAY['log_parameter_max_length=0', 'log_parameter_max_length_on_error=0'],
           'grant_api turns parameter logging off for an application role');
+
+-- 7. Unauthenticated writes are limited per client address and per tenant: 429 with Retry-After.
+SELECT is((SELECT array_agg(action || ' ' || per_address_per_minute || ' ' || per_tenant_per_minute) FROM authflow.rate_limit_get()),
+          ARRAY['anonymous_sign_up 30 3000', 'cli_start 30 3000'], 'default limits: 30 a minute per address, 3000 per tenant');
+SELECT authflow.rate_limit_set('anonymous_sign_up', 2, 3);
+CREATE FUNCTION pg_temp.sign_up(address text, tenant text DEFAULT 'default') RETURNS authflow.http_response
+  LANGUAGE sql AS $$
+  SELECT r FROM authflow.http('POST', '/api/v1/auth/anonymous/sign-up',
+                              jsonb_build_object('x-authflow-client-address', address, 'x-tenant-id', tenant), NULL) AS r
+$$;
+SELECT is(ARRAY[(pg_temp.sign_up('198.51.100.1')).status, (pg_temp.sign_up('198.51.100.1')).status], ARRAY[200, 200],
+          'two sign-ups from one address pass');
+SELECT count(*) AS anonymous_before FROM authflow.users WHERE is_anonymous \gset
+CREATE TEMP TABLE refused AS SELECT (pg_temp.sign_up('198.51.100.1')).*;
+SELECT is((SELECT status FROM refused), 429, 'the third from that address in the same minute is 429');
+SELECT ok((SELECT (headers ->> 'retry-after')::integer BETWEEN 1 AND 60 FROM refused), 'with Retry-After in seconds');
+SELECT is((SELECT body::jsonb ->> 'code' FROM refused), 'TOO_MANY_REQUESTS', 'and a JSON error body');
+SELECT is((SELECT count(*) FROM authflow.users WHERE is_anonymous), :anonymous_before::bigint, 'the refused sign-up created nothing');
+SELECT is((pg_temp.sign_up('198.51.100.2')).status, 200, 'another address still signs up');
+SELECT is((pg_temp.sign_up('198.51.100.3')).status, 429, 'until the tenant''s limit (3 a minute) is reached');
+SELECT authflow.tenant_set('limits-b');
+SELECT is((pg_temp.sign_up('198.51.100.3', 'limits-b')).status, 200, 'another tenant has limits of its own');
+UPDATE authflow.rate_counters SET window_start = window_start - interval '1 minute';
+SELECT is((pg_temp.sign_up('198.51.100.1')).status, 200, 'the next minute, the address is served again');
+SELECT authflow.rate_limit_set('cli_start', 1, NULL);
+SELECT is(ARRAY[(SELECT status FROM authflow.http('POST', '/api/v1/auth/cli', '{"x-authflow-client-address": "198.51.100.9"}', '{}')),
+                (SELECT status FROM authflow.http('POST', '/api/v1/auth/cli', '{"x-authflow-client-address": "198.51.100.9"}', '{}'))],
+          ARRAY[200, 429], 'CLI start is limited per address too');
+SELECT throws_ok($$SELECT authflow.rate_limit_set('cli_start', 0, NULL)$$, '22023', 'limits must be at least 1 (NULL: no limit)',
+                 'a limit of 0 is refused');
+SELECT throws_ok($$SELECT authflow.rate_limit_set('log_in', 1, 1)$$, '22023', 'action must be anonymous_sign_up or cli_start',
+                 'an unknown action is refused');
 
 SELECT * FROM finish();
 ROLLBACK;
