@@ -114,11 +114,13 @@ export function createSessionService(pool: Pool, logger: Logger, config: Session
   async function createSession(did: string, handle: string): Promise<SessionWithToken> {
     try {
       await applySettings()
-      const { rows } = await pool.query(
-        `SELECT c.refresh_token, c.access_token, c.access_expires_at, c.created_at, $1::text AS user_id, $2::text AS handle
-           FROM authflow.session_create($1, $2, NULL, $3) AS c`,
-        [did, handle, tenant]
-      )
+      const { rows } = await pool.query({
+        name: 'authflow_session_create',
+        text: `SELECT c.refresh_token, c.access_token, c.access_expires_at, c.created_at, $1::text AS user_id,
+                      $2::text AS handle
+                 FROM authflow.session_create($1, $2, NULL, $3) AS c`,
+        values: [did, handle, tenant],
+      })
       const row = rows[0] as SessionRow & { refresh_token: string; access_token: string }
       const session = toSession(row.refresh_token, row, row.access_token)
       logger.debug({ did, sid: forLog(row.refresh_token) }, 'Session created')
@@ -134,11 +136,12 @@ export function createSessionService(pool: Pool, logger: Logger, config: Session
     try {
       // The session's refresh token is not known here: sid is the session id, as Barazo's
       // validate returns it for display, never a credential.
-      const { rows } = await pool.query(
-        `SELECT session_id::text, user_id, handle, access_expires_at, created_at
-           FROM authflow.session_validate($1) WHERE tenant = $2`,
-        [accessToken, tenant]
-      )
+      const { rows } = await pool.query({
+        name: 'authflow_session_validate', // prepared once per connection: validate is every request
+        text: `SELECT session_id::text, user_id, handle, access_expires_at, created_at
+                 FROM authflow.session_validate($1) WHERE tenant = $2`,
+        values: [accessToken, tenant],
+      })
       const row = rows[0] as (SessionRow & { session_id: string }) | undefined
       if (row === undefined) {
         logger.debug({ tokenHash: forLog(accessToken) }, 'Access token not found')
@@ -155,10 +158,11 @@ export function createSessionService(pool: Pool, logger: Logger, config: Session
     if (!looksLikeToken(sid, 'afr_')) return undefined
     try {
       await applySettings()
-      const { rows } = await pool.query(
-        'SELECT user_id, handle, access_token, access_expires_at, created_at FROM authflow.session_refresh($1)',
-        [sid]
-      )
+      const { rows } = await pool.query({
+        name: 'authflow_session_refresh',
+        text: 'SELECT user_id, handle, access_token, access_expires_at, created_at FROM authflow.session_refresh($1)',
+        values: [sid],
+      })
       const row = rows[0] as (SessionRow & { access_token: string }) | undefined
       // A session of another tenant is not this service's (validate answers within the statement's
       // snapshot, so it is asked after the refresh committed).

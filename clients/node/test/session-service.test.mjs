@@ -62,7 +62,7 @@ describe('createSession', () => {
 
   test('never stores a raw token', async () => {
     const session = await create(did('stored'))
-    const secrets = [session.sid, session.accessToken].map((t) => t.slice(t.lastIndexOf('_') + 1))
+    const secrets = [session.sid, session.accessToken].map((t) => t.slice(37))
     const { rows } = await pool.query(
       `SELECT count(*)::int AS hits FROM authflow.sessions AS s
         WHERE position($1 IN s::text) > 0 OR position($2 IN s::text) > 0
@@ -162,8 +162,8 @@ describe('logging', () => {
     assert.ok(lines.length >= 10, 'and logged')
     const log = lines.join('\n')
     for (const token of issued) {
-      const secret = token.slice(token.lastIndexOf('_') + 1)
-      assert.equal(log.includes(secret), false, `a token reached the log (${token.slice(0, 6)})`)
+      const secret = token.slice(37) // after <prefix>_<row id>_ (the secret may itself hold a '_')
+      assert.equal(log.includes(secret), false, `a token reached the log (${token.slice(0, 6)}): ${lines.find((l) => l.includes(secret))?.replace(secret, "<secret>")}`)
     }
   })
 })
