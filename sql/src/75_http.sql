@@ -50,17 +50,22 @@ COMMENT ON FUNCTION authflow.http_error(integer, text, text, jsonb) IS
 
 -- http_error_for maps an error raised while serving a request to a response, or NULL when it is
 -- not the client's mistake (serialization failures, deadlocks, bugs): those are raised again, for
--- the gateway to retry or answer with a 5xx. Messages pass through only for errors authflow raises.
+-- the gateway to retry or answer with a 5xx. Data errors (class 22) and program limits hit by the
+-- request's data (class 54: nesting depth, sizes) are the client's; so is every AFxxx code.
+-- Messages pass through only for errors authflow raises (22023 and AFxxx).
 CREATE OR REPLACE FUNCTION authflow.http_error_for(state text, message text)
 RETURNS authflow.http_response
 LANGUAGE sql IMMUTABLE
 AS $$
   SELECT CASE
-    WHEN m.code IS NOT NULL THEN authflow.http_error(m.status, m.code, message)
-    WHEN state = '22023' THEN authflow.http_error(400, 'INVALID_ARGUMENT', message)
-    WHEN state LIKE '22%' THEN authflow.http_error(400, 'INVALID_ARGUMENT', 'invalid value in the request')
-    WHEN state = '42501' THEN authflow.http_error(403, 'FORBIDDEN', 'forbidden')
-    WHEN state = '23505' THEN authflow.http_error(409, 'CONFLICT', 'conflict')
+    WHEN known.code IS NOT NULL THEN authflow.http_error(known.status, known.code, message)
+    WHEN http_error_for.state = '22023' OR http_error_for.state LIKE 'AF%'
+      THEN authflow.http_error(400, 'INVALID_ARGUMENT', message)
+    WHEN http_error_for.state LIKE '22%' THEN authflow.http_error(400, 'INVALID_ARGUMENT', 'invalid value in the request')
+    WHEN http_error_for.state LIKE '54%'
+      THEN authflow.http_error(400, 'INVALID_ARGUMENT', 'the request is too large or too deeply nested')
+    WHEN http_error_for.state = '42501' THEN authflow.http_error(403, 'FORBIDDEN', 'forbidden')
+    WHEN http_error_for.state = '23505' THEN authflow.http_error(409, 'CONFLICT', 'conflict')
   END
   FROM (SELECT NULL) AS nothing
   LEFT JOIN (VALUES
@@ -71,7 +76,8 @@ AS $$
     ('AF023', 400, 'INVALID_REFRESH_TOKEN'), ('AF024', 400, 'PROJECT_ID_MISMATCH'), ('AF025', 400, 'REFRESH_TOKEN_WRONG_PROJECT'),
     ('AF030', 400, 'USER_NOT_ANONYMOUS'), ('AF031', 400, 'USER_NOT_FOUND'), ('AF032', 409, 'MERGE_CONFLICT'),
     ('AF033', 400, 'MERGE_RULE_BROKEN'),
-    ('AF400', 400, 'SCHEMA_ERROR'), ('AF413', 413, 'PAYLOAD_TOO_LARGE')) AS m(state, status, code) ON m.state = http_error_for.state
+    ('AF400', 400, 'SCHEMA_ERROR'), ('AF413', 413, 'PAYLOAD_TOO_LARGE')) AS known(state, status, code)
+    ON known.state = http_error_for.state
 $$;
 COMMENT ON FUNCTION authflow.http_error_for(text, text) IS 'Internal: the HTTP response for a SQLSTATE, NULL when it is no client error';
 
@@ -94,6 +100,10 @@ BEGIN
     parsed := body::jsonb;
   EXCEPTION WHEN invalid_text_representation OR untranslatable_character OR character_not_in_repertoire THEN
     RAISE EXCEPTION 'request body is not valid JSON' USING ERRCODE = 'AF400';
+  WHEN statement_too_complex THEN
+    RAISE EXCEPTION 'request body is nested too deeply' USING ERRCODE = 'AF400';
+  WHEN numeric_value_out_of_range THEN
+    RAISE EXCEPTION 'request body holds a number out of range' USING ERRCODE = 'AF400';
   END;
   IF jsonb_typeof(parsed) <> 'object' THEN
     RAISE EXCEPTION 'request body must be a JSON object' USING ERRCODE = 'AF400';

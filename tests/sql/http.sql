@@ -1,7 +1,7 @@
 -- http.sql: the HTTP contract of authflow.http, route by route, error by error.
 BEGIN;
 \ir ../fixtures/clean_slate.sql
-SELECT plan(78);
+SELECT plan(94);
 
 -- call(method, path, headers, body): the response as one row.
 CREATE FUNCTION pg_temp.call(method text, path text, headers jsonb DEFAULT '{}', body text DEFAULT '')
@@ -152,6 +152,32 @@ SELECT is((pg_temp.call('GET', '/api/v1/users/bad%zzencoding/sessions', (SELECT 
           400, 'a badly encoded user id: 400');
 SELECT ok(authflow.api_key_revoke((SELECT server_key FROM keys LIMIT 1)), 'api_key_revoke');
 SELECT is((pg_temp.user_sessions('GET', (SELECT server_key FROM keys LIMIT 1))).status, 401, 'a revoked key: 401');
+
+-- Every client mistake is a 4xx, whatever the SQLSTATE behind it (22xxx, 54001, AFxxx).
+CREATE FUNCTION pg_temp.key_headers() RETURNS jsonb LANGUAGE sql AS $$
+  SELECT jsonb_build_object('x-server-key', authflow.api_key_create()) $$;
+SELECT is((pg_temp.call('POST', '/api/v1/auth/cli', '{}', '{"a": ' || repeat('[', 20000) || repeat(']', 20000) || '}')).status, 400,
+          'a body nested 20000 levels deep: 400 (not a stack-depth 500)');
+SELECT is(pg_temp.json(pg_temp.call('POST', '/api/v1/auth/cli', '{}', '{"a": ' || repeat('[', 20000) || repeat(']', 20000) || '}')) ->> 'code',
+          'SCHEMA_ERROR', '... SCHEMA_ERROR');
+SELECT is((pg_temp.call('POST', '/api/v1/auth/cli', '{}', '{"expires_in_millis": 1e999999}')).status, 400, 'expires_in_millis 1e999999: 400');
+SELECT is((pg_temp.call('POST', '/api/v1/auth/cli', '{}', '{"expires_in_millis": 1e-99999}')).status, 400, 'expires_in_millis 1e-99999: 400');
+SELECT is((pg_temp.call('POST', '/api/v1/sessions', pg_temp.key_headers(), '{"user_id": ""}')).status, 400, 'create with an empty user_id: 400');
+SELECT is(pg_temp.json(pg_temp.call('POST', '/api/v1/sessions', pg_temp.key_headers(), '{"user_id": ""}')),
+          '{"code": "INVALID_ARGUMENT", "error": "user_id must not be empty"}', '... INVALID_ARGUMENT naming the field');
+SELECT is((pg_temp.call('POST', '/api/v1/sessions', pg_temp.key_headers(), '{"user_id": "u", "handle": ""}')).status, 400,
+          'create with an empty handle: 400');
+SELECT is((pg_temp.call('GET', '/api/v1/users/a%00b/sessions', pg_temp.key_headers())).status, 400, 'a user id with %00: 400');
+SELECT is((pg_temp.call('GET', '/api/v1/users/a%FFb/sessions', pg_temp.key_headers())).status, 400, 'a user id with %FF (not UTF-8): 400');
+SELECT is((pg_temp.call('DELETE', '/api/v1/users/' || repeat('u', 300) || '/sessions', pg_temp.key_headers())).status, 400,
+          'a user id over 256 bytes: 400');
+SELECT is((pg_temp.call('POST', '/api/v1/sessions', pg_temp.key_headers(), '{"user_id": "u", "client": {"a": ' || repeat('[', 20000) || repeat(']', 20000) || '}}')).status,
+          400, 'a deeply nested client: 400');
+SELECT is((authflow.http_error_for('AF499', 'some authflow error')).status, 400, 'an AF code without its own status: 400');
+SELECT is((authflow.http_error_for('54001', 'stack depth limit exceeded')).status, 400, '54001: 400');
+SELECT is((authflow.http_error_for('22P02', 'invalid input syntax')).status, 400, '22P02: 400');
+SELECT is(authflow.http_error_for('40001', 'conflict'), NULL, 'a serialization failure is no client error (retried)');
+SELECT is(authflow.http_error_for('XX000', 'bug'), NULL, 'a bug is no client error (500)');
 
 -- The gateway's role may call authflow.http and nothing else.
 CREATE ROLE authflow_test_gateway NOLOGIN;
