@@ -81,6 +81,40 @@ AS $$
 $$;
 COMMENT ON FUNCTION authflow.http_error_for(text, text) IS 'Internal: the HTTP response for a SQLSTATE, NULL when it is no client error';
 
+-- The tenant of a request is named by these headers, the first present winning; without any of
+-- them it is default. This is the one list of their names: every route reads the tenant through
+-- http_tenant_name.
+CREATE OR REPLACE FUNCTION authflow.http_tenant_headers()
+RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN '{x-tenant-id,x-stack-project-id}'::text[];
+COMMENT ON FUNCTION authflow.http_tenant_headers() IS 'The request headers that name the tenant, in precedence order';
+
+CREATE OR REPLACE FUNCTION authflow.http_tenant_name(headers jsonb)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+AS $$
+DECLARE
+  header text;
+  value text;
+BEGIN
+  FOREACH header IN ARRAY authflow.http_tenant_headers() LOOP
+    value := headers ->> header;
+    IF value IS NOT NULL THEN
+      RETURN value;
+    END IF;
+  END LOOP;
+  RETURN 'default';
+END $$;
+COMMENT ON FUNCTION authflow.http_tenant_name(jsonb) IS
+  'Internal: the tenant a request names (the first of http_tenant_headers present), default when none';
+
+CREATE OR REPLACE FUNCTION authflow.http_project_not_found(tenant_name text)
+RETURNS authflow.http_response
+LANGUAGE sql IMMUTABLE
+RETURN authflow.http_error(400, 'PROJECT_NOT_FOUND', format('project "%s" does not exist', left(tenant_name, 128)));
+COMMENT ON FUNCTION authflow.http_project_not_found(text) IS 'Internal: the 400 response for an unknown tenant';
+
 -- Request bodies and their fields. Each failure is an AF400 (400 SCHEMA_ERROR) naming the field.
 CREATE OR REPLACE FUNCTION authflow.http_body(body text)
 RETURNS jsonb
@@ -156,6 +190,15 @@ RETURN coalesce(headers ->> 'x-refresh-token',
                 substring(headers ->> 'cookie' FROM '(?:^|;)\s*authflow_refresh=([^;\s]+)'));
 COMMENT ON FUNCTION authflow.http_refresh_token(jsonb) IS 'Internal: the refresh token of a request: x-refresh-token, else the cookie';
 
+-- http_token_of_tenant: false when a refresh token belongs to a session of another tenant; an
+-- unknown token is left to the route (it fails there as it would in any tenant).
+CREATE OR REPLACE FUNCTION authflow.http_token_of_tenant(refresh_token text, settings authflow.tenants)
+RETURNS boolean
+LANGUAGE sql STABLE
+RETURN coalesce((authflow.session_of_refresh_token(refresh_token)).tenant_id = settings.tenant_id, true);
+COMMENT ON FUNCTION authflow.http_token_of_tenant(text, authflow.tenants) IS
+  'Internal: false when the refresh token is of a session of another tenant than the request''s';
+
 -- http_server_key_problem is NULL when the request carries a live server key of the tenant, else
 -- the error response.
 CREATE OR REPLACE FUNCTION authflow.http_server_key_problem(headers jsonb, settings authflow.tenants)
@@ -203,21 +246,31 @@ COMMENT ON FUNCTION authflow.http_path_user_id(text) IS 'Internal: the percent-d
 
 -- GET /api/v1/sessions/current, the hot route: no subtransaction, nothing raised. It sets the
 -- route header itself. No SET clause: its only caller, authflow.http, pins search_path already,
--- and a nested SET would switch GUCs twice per request.
+-- and a nested SET would switch GUCs twice per request. The tenant rule is that of every route:
+-- the request's tenant (default without a header) must be the token's.
 CREATE OR REPLACE FUNCTION authflow.http_session_current(headers jsonb)
 RETURNS authflow.http_response
 LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
   credentials text := headers ->> 'authorization';
+  tenant_name text := authflow.http_tenant_name(headers);
   session record;
+  unknown authflow.http_response;
 BEGIN
   IF credentials IS NOT NULL AND lower(left(credentials, 7)) = 'bearer ' THEN
     SELECT * INTO session FROM authflow.session_validate(ltrim(substr(credentials, 8)));
-    IF FOUND AND session.tenant = coalesce(headers ->> 'x-tenant-id', headers ->> 'x-stack-project-id', session.tenant) THEN
+    IF FOUND AND session.tenant = tenant_name THEN
       RETURN ROW(200, '{"content-type": "application/json", "x-authflow-route": "GET /api/v1/sessions/current"}'::jsonb,
                  to_jsonb(session)::text)::authflow.http_response;
     END IF;
+  END IF;
+  IF NOT EXISTS (SELECT FROM authflow.tenants AS t WHERE t.name = tenant_name) THEN
+    unknown := authflow.http_project_not_found(tenant_name);
+    unknown.headers := unknown.headers || '{"x-authflow-route": "GET /api/v1/sessions/current"}';
+    RETURN unknown;
+  END IF;
+  IF credentials IS NOT NULL AND lower(left(credentials, 7)) = 'bearer ' THEN
     RETURN authflow.http_error(401, 'INVALID_ACCESS_TOKEN', 'the access token is invalid or expired',
                                '{"www-authenticate": "Bearer", "x-authflow-route": "GET /api/v1/sessions/current"}');
   END IF;
@@ -261,7 +314,7 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  tenant_name text := coalesce(headers ->> 'x-tenant-id', headers ->> 'x-stack-project-id', 'default');
+  tenant_name text := authflow.http_tenant_name(headers);
   settings authflow.tenants;
   request jsonb := '{}';
   problem authflow.http_response;
@@ -276,7 +329,7 @@ BEGIN
   END IF;
   SELECT * INTO settings FROM authflow.tenants AS t WHERE t.name = tenant_name;
   IF NOT FOUND THEN
-    RETURN authflow.http_error(400, 'PROJECT_NOT_FOUND', format('project "%s" does not exist', left(tenant_name, 128)));
+    RETURN authflow.http_project_not_found(tenant_name);
   END IF;
   IF method = 'POST' THEN
     request := authflow.http_body(body);
@@ -332,6 +385,10 @@ BEGIN
 
   WHEN '/api/v1/sessions/current' THEN  -- DELETE: log out; GET is served by authflow.http itself
     token := authflow.http_refresh_token(headers);
+    IF token IS NOT NULL AND NOT authflow.http_token_of_tenant(token, settings) THEN
+      RETURN authflow.http_error(401, 'INVALID_REFRESH_TOKEN', 'the refresh token is invalid or expired',
+                                 jsonb_build_object('set-cookie', authflow.http_refresh_cookie(NULL, NULL)));
+    END IF;
     IF token IS NOT NULL THEN
       PERFORM authflow.session_revoke(token);
     END IF;
@@ -339,14 +396,19 @@ BEGIN
 
   WHEN '/api/v1/sessions/current/refresh' THEN
     token := authflow.http_refresh_token(headers);
-    IF token IS NOT NULL THEN
-      SELECT * INTO result FROM authflow.session_refresh(token);
-    END IF;
-    IF token IS NULL OR result.session_id IS NULL THEN
-      RETURN authflow.http_error(401, CASE WHEN token IS NULL THEN 'REFRESH_TOKEN_REQUIRED' ELSE 'INVALID_REFRESH_TOKEN' END,
-                                 CASE WHEN token IS NULL THEN 'a refresh token is required (cookie or x-refresh-token)'
-                                      ELSE 'the refresh token is invalid or expired' END,
+    IF token IS NULL THEN
+      RETURN authflow.http_error(401, 'REFRESH_TOKEN_REQUIRED', 'a refresh token is required (cookie or x-refresh-token)',
                                  jsonb_build_object('set-cookie', authflow.http_refresh_cookie(NULL, NULL)));
+    END IF;
+    -- Another tenant's token refreshes nothing; an unknown one finds no session.
+    problem := authflow.http_error(401, 'INVALID_REFRESH_TOKEN', 'the refresh token is invalid or expired',
+                                   jsonb_build_object('set-cookie', authflow.http_refresh_cookie(NULL, NULL)));
+    IF NOT authflow.http_token_of_tenant(token, settings) THEN
+      RETURN problem;
+    END IF;
+    SELECT * INTO result FROM authflow.session_refresh(token);
+    IF result.session_id IS NULL THEN
+      RETURN problem;
     END IF;
     RETURN authflow.http_json(200, to_jsonb(result),
                               jsonb_build_object('set-cookie', authflow.http_refresh_cookie(token, result.expires_at)));

@@ -200,6 +200,52 @@ TEST_F(Api, ErrorPathsAreJsonWithTheirCodes) {
   }
 }
 
+// One tenant rule on every route, over the real gateway: no tenant header means default, and a
+// credential of another tenant is refused (401 for session tokens, 403 for server keys, Stack's
+// 400 for CLI codes).
+TEST_F(Api, NoTenantHeaderMeansDefaultOnEveryRoute) {
+  const std::string other = "api-test-other";
+  std::string access, refresh, other_key, polling_code;
+  {
+    auto connection = connect();
+    pqxx::work work(*connection);
+    work.exec_params("SELECT authflow.tenant_set($1)", other);
+    auto row = work.exec_params1("SELECT access_token, refresh_token FROM authflow.session_create($1, tenant => $2)",
+                                 unique_name("did:plc:http-other"), other);
+    access = row[0].as<std::string>();
+    refresh = row[1].as<std::string>();
+    other_key = work.exec_params1("SELECT authflow.api_key_create('server', $1)", other)[0].as<std::string>();
+    polling_code =
+        work.exec_params1("SELECT polling_code FROM authflow.cli_start(tenant => $1)", other)[0].as<std::string>();
+    work.commit();
+  }
+  const std::string bearer = "Bearer " + access;
+  EXPECT_EQ(Send(http::verb::get, "/api/v1/sessions/current", {{"Authorization", bearer}}).result_int(), 401);
+  EXPECT_EQ(Send(http::verb::get, "/api/v1/sessions/current?a=1", {{"Authorization", bearer}}).result_int(), 401);
+  EXPECT_EQ(Send(http::verb::get, "/api/v1/sessions/current", {{"Authorization", bearer}, {"x-tenant-id", other}})
+                .result_int(),
+            200);
+  EXPECT_EQ(
+      Send(http::verb::get, "/api/v1/sessions/current", {{"Authorization", bearer}, {"x-stack-project-id", other}})
+          .result_int(),
+      200);
+  EXPECT_EQ(Send(http::verb::post, "/api/v1/sessions/current/refresh", {{"x-refresh-token", refresh}}).result_int(),
+            401);
+  EXPECT_EQ(Send(http::verb::delete_, "/api/v1/sessions/current", {{"x-refresh-token", refresh}}).result_int(), 401);
+  EXPECT_EQ(Post("/api/v1/sessions", {{"user_id", "u"}}, {{"x-server-key", other_key}}).result_int(), 403);
+  EXPECT_EQ(Send(http::verb::get, "/api/v1/users/u/sessions", {{"x-server-key", other_key}}).result_int(), 403);
+  EXPECT_EQ(Send(http::verb::delete_, "/api/v1/users/u/sessions", {{"x-server-key", other_key}}).result_int(), 403);
+  auto poll = Post("/api/v1/auth/cli/poll", {{"polling_code", polling_code}});
+  EXPECT_EQ(poll.result_int(), 400);
+  EXPECT_EQ(poll["x-known-error"], "INVALID_POLLING_CODE");
+  EXPECT_EQ(Post("/api/v1/auth/cli", {{"anon_refresh_token", refresh}}).result_int(), 400);
+  // The refused calls changed nothing: the session still refreshes in its own tenant.
+  EXPECT_EQ(
+      Send(http::verb::post, "/api/v1/sessions/current/refresh", {{"x-refresh-token", refresh}, {"x-tenant-id", other}})
+          .result_int(),
+      200);
+}
+
 TEST_F(Api, MetricsNameRouteTemplates) {
   Send(http::verb::get, "/api/v1/users/did%3Aplc%3Ametrics/sessions", {{"x-server-key", server_key_}});
   EXPECT_GE(
