@@ -252,9 +252,9 @@ void Session::answer(HttpAnswer result, bool close_after) {
 
   auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
   auto &services = server_.services();
-  services.metrics.record_request(result.route, result.status, elapsed);
+  std::string route = services.metrics.record_request(result.route, result.status, elapsed);
   services.access_log.write(
-      {std::chrono::system_clock::now(), method_, result.route, result.status, elapsed * 1000.0, tenant_});
+      {std::chrono::system_clock::now(), method_, std::move(route), result.status, elapsed * 1000.0, tenant_});
 
   stream_.expires_after(services.config.read_timeout);
   http::async_write(stream_, response_,

@@ -446,7 +446,7 @@ BEGIN
   END IF;
   SELECT r.template, r.methods INTO template, methods FROM authflow.http_route(route_path) AS r;
   IF template IS NULL THEN
-    RETURN NEXT authflow.http_error(404, 'NOT_FOUND', 'no such route');
+    RETURN NEXT authflow.http_error(404, 'NOT_FOUND', 'no such route', '{"x-authflow-route": "other"}');
     RETURN;
   ELSIF method IS NULL OR NOT method = ANY (methods) THEN
     response := authflow.http_error(405, 'METHOD_NOT_ALLOWED', 'method not allowed',
@@ -467,7 +467,10 @@ BEGIN
       END IF;
     END;
   END IF;
-  response.headers := response.headers || jsonb_build_object('x-authflow-route', method || ' ' || template);
+  -- The metrics label is a route template with one of its methods, or "other": never the
+  -- client's raw method (each distinct label is a series the gateway keeps).
+  response.headers := response.headers || jsonb_build_object('x-authflow-route',
+    CASE WHEN method = ANY (methods) THEN method || ' ' || template ELSE 'other' END);
   RETURN NEXT response;
 END $$;
 COMMENT ON FUNCTION authflow.http(text, text, jsonb, text) IS

@@ -254,5 +254,21 @@ TEST_F(Api, MetricsNameRouteTemplates) {
       1.0);
 }
 
+TEST_F(Api, OddMethodsAndPathsNeverBecomeMetricLabels) {
+  for (int i = 0; i < 50; ++i) {
+    for (const std::string path : {"/api/v1/auth/cli", "/api/v1/users/u/sessions", "/api/v1/no-such-route"}) {
+      HttpClient client(gateway_->port());
+      client.write_raw("ODD" + std::to_string(i) + std::string(200, 'M') + " " + path + "/" + std::to_string(i) +
+                       " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n");
+      EXPECT_LT(client.read_response().result_int(), 500);
+    }
+  }
+  const std::string metrics = get_once(gateway_->port(), "/metrics").body();
+  EXPECT_EQ(metrics.find("ODD"), std::string::npos) << "no raw method in a label";
+  EXPECT_EQ(metrics.find("no-such-route"), std::string::npos) << "no raw path in a label";
+  EXPECT_GE(metric_value(gateway_->port(), "authflow_gateway_requests_total{route=\"other\",status=\"404\"}"), 50.0);
+  EXPECT_LT(metrics.size(), 64u * 1024u);
+}
+
 } // namespace
 } // namespace authflow::testing

@@ -1,7 +1,7 @@
 -- http.sql: the HTTP contract of authflow.http, route by route, error by error.
 BEGIN;
 \ir ../fixtures/clean_slate.sql
-SELECT plan(119);
+SELECT plan(122);
 
 -- call(method, path, headers, body): the response as one row.
 CREATE FUNCTION pg_temp.call(method text, path text, headers jsonb DEFAULT '{}', body text DEFAULT '')
@@ -25,6 +25,13 @@ SELECT is((pg_temp.call('GET', '/healthz')).status, 200, 'healthz');
 SELECT is((pg_temp.call('POST', '/api/v1/auth/cli?x=1', '{}', '')).status, 200, 'a query string does not change the route');
 SELECT is((pg_temp.call('POST', '/api/v1/auth/cli')).headers ->> 'x-authflow-route', 'POST /api/v1/auth/cli',
           'responses name their route template for the gateway''s metrics');
+
+SELECT is((pg_temp.call(repeat('X', 3000), '/api/v1/auth/cli')).headers ->> 'x-authflow-route', 'other',
+          'a 405 never names the client''s method in the route label: other');
+SELECT is((pg_temp.call('GET', '/api/v1/' || repeat('x', 3000))).headers ->> 'x-authflow-route', 'other', 'a 404 is labelled other');
+SELECT is((SELECT count(DISTINCT (pg_temp.call(m, p)).headers ->> 'x-authflow-route')
+             FROM unnest(ARRAY['GET', 'PUT', 'BREW', 'x' || repeat('y', 100)]) AS m, unnest(ARRAY['/api/v1/auth/cli', '/nope', '/api/v1/users/a/sessions']) AS p
+            WHERE (pg_temp.call(m, p)).status IN (404, 405)), 1::bigint, 'every refused request shares one label');
 
 -- POST /api/v1/auth/cli
 CREATE TEMP TABLE started AS SELECT pg_temp.json(pg_temp.call('POST', '/api/v1/auth/cli', '{}', '{}')) AS j;
