@@ -173,29 +173,40 @@ LANGUAGE sql IMMUTABLE
 RETURN authflow.http_field(body, field, 'string', required) #>> '{}';
 COMMENT ON FUNCTION authflow.http_string(jsonb, text, boolean) IS 'Internal: a string field of a request body';
 
--- The refresh-token cookie: HTTP-only, Secure, SameSite=Lax, sent only to the session routes.
-CREATE OR REPLACE FUNCTION authflow.http_refresh_cookie(token text, expires_at timestamptz)
+-- The refresh-token cookie: HTTP-only, Secure, SameSite=Lax, named per tenant. A __Host- name
+-- must have Path=/ and no Domain (the browser then refuses it from any other host, a sibling
+-- subdomain included); any other name is sent only to the session routes.
+CREATE OR REPLACE FUNCTION authflow.http_refresh_cookie(token text, expires_at timestamptz, settings authflow.tenants)
 RETURNS text
 LANGUAGE sql STABLE
-RETURN CASE WHEN token IS NULL
-            THEN 'authflow_refresh=; Path=/api/v1/sessions; Max-Age=0; HttpOnly; Secure; SameSite=Lax'
-            ELSE format('authflow_refresh=%s; Path=/api/v1/sessions; Max-Age=%s; HttpOnly; Secure; SameSite=Lax',
-                        token, greatest(0, floor(extract(epoch FROM expires_at - now())))::bigint) END;
-COMMENT ON FUNCTION authflow.http_refresh_cookie(text, timestamptz) IS 'Internal: Set-Cookie for the refresh token (NULL token: clear it)';
+AS $$
+  SELECT format('%s=%s; Path=%s; Max-Age=%s; HttpOnly; Secure; SameSite=Lax', settings.refresh_cookie_name, token,
+                CASE WHEN settings.refresh_cookie_name LIKE '\_\_Host-%' THEN '/' ELSE '/api/v1/sessions' END,
+                CASE WHEN token IS NULL THEN 0
+                     ELSE greatest(0, floor(extract(epoch FROM expires_at - now())))::bigint END)
+$$;
+COMMENT ON FUNCTION authflow.http_refresh_cookie(text, timestamptz, authflow.tenants) IS
+  'Internal: Set-Cookie for the tenant''s refresh-token cookie (NULL token: clear it)';
 
-CREATE OR REPLACE FUNCTION authflow.http_refresh_token(headers jsonb)
+CREATE OR REPLACE FUNCTION authflow.http_refresh_token(headers jsonb, settings authflow.tenants)
 RETURNS text
-LANGUAGE sql IMMUTABLE
-RETURN coalesce(headers ->> 'x-refresh-token',
-                substring(headers ->> 'cookie' FROM '(?:^|;)\s*authflow_refresh=([^;\s]+)'));
-COMMENT ON FUNCTION authflow.http_refresh_token(jsonb) IS 'Internal: the refresh token of a request: x-refresh-token, else the cookie';
+LANGUAGE sql STABLE
+AS $$
+  SELECT coalesce(headers ->> 'x-refresh-token',
+                  (SELECT nullif(substr(btrim(c.pair), length(settings.refresh_cookie_name) + 2), '')
+                     FROM regexp_split_to_table(headers ->> 'cookie', ';') WITH ORDINALITY AS c(pair, position)
+                    WHERE starts_with(btrim(c.pair), settings.refresh_cookie_name || '=')
+                    ORDER BY c.position LIMIT 1))
+$$;
+COMMENT ON FUNCTION authflow.http_refresh_token(jsonb, authflow.tenants) IS
+  'Internal: the refresh token of a request: x-refresh-token, else the tenant''s cookie';
 
 -- http_token_of_tenant: false when a refresh token belongs to a session of another tenant; an
 -- unknown token is left to the route (it fails there as it would in any tenant).
 CREATE OR REPLACE FUNCTION authflow.http_token_of_tenant(refresh_token text, settings authflow.tenants)
 RETURNS boolean
 LANGUAGE sql STABLE
-RETURN coalesce((authflow.session_of_refresh_token(refresh_token)).tenant_id = settings.tenant_id, true);
+AS $$ SELECT coalesce((authflow.session_of_refresh_token(refresh_token)).tenant_id = settings.tenant_id, true) $$;
 COMMENT ON FUNCTION authflow.http_token_of_tenant(text, authflow.tenants) IS
   'Internal: false when the refresh token is of a session of another tenant than the request''s';
 
@@ -384,25 +395,25 @@ BEGIN
     RETURN authflow.http_json(201, to_jsonb(result) || jsonb_build_object('user_id', request ->> 'user_id'));
 
   WHEN '/api/v1/sessions/current' THEN  -- DELETE: log out; GET is served by authflow.http itself
-    token := authflow.http_refresh_token(headers);
+    token := authflow.http_refresh_token(headers, settings);
     IF token IS NOT NULL AND NOT authflow.http_token_of_tenant(token, settings) THEN
       RETURN authflow.http_error(401, 'INVALID_REFRESH_TOKEN', 'the refresh token is invalid or expired',
-                                 jsonb_build_object('set-cookie', authflow.http_refresh_cookie(NULL, NULL)));
+                                 jsonb_build_object('set-cookie', authflow.http_refresh_cookie(NULL, NULL, settings)));
     END IF;
     IF token IS NOT NULL THEN
       PERFORM authflow.session_revoke(token);
     END IF;
-    RETURN ROW(204, jsonb_build_object('set-cookie', authflow.http_refresh_cookie(NULL, NULL)), NULL)::authflow.http_response;
+    RETURN ROW(204, jsonb_build_object('set-cookie', authflow.http_refresh_cookie(NULL, NULL, settings)), NULL)::authflow.http_response;
 
   WHEN '/api/v1/sessions/current/refresh' THEN
-    token := authflow.http_refresh_token(headers);
+    token := authflow.http_refresh_token(headers, settings);
     IF token IS NULL THEN
       RETURN authflow.http_error(401, 'REFRESH_TOKEN_REQUIRED', 'a refresh token is required (cookie or x-refresh-token)',
-                                 jsonb_build_object('set-cookie', authflow.http_refresh_cookie(NULL, NULL)));
+                                 jsonb_build_object('set-cookie', authflow.http_refresh_cookie(NULL, NULL, settings)));
     END IF;
     -- Another tenant's token refreshes nothing; an unknown one finds no session.
     problem := authflow.http_error(401, 'INVALID_REFRESH_TOKEN', 'the refresh token is invalid or expired',
-                                   jsonb_build_object('set-cookie', authflow.http_refresh_cookie(NULL, NULL)));
+                                   jsonb_build_object('set-cookie', authflow.http_refresh_cookie(NULL, NULL, settings)));
     IF NOT authflow.http_token_of_tenant(token, settings) THEN
       RETURN problem;
     END IF;
@@ -411,7 +422,7 @@ BEGIN
       RETURN problem;
     END IF;
     RETURN authflow.http_json(200, to_jsonb(result),
-                              jsonb_build_object('set-cookie', authflow.http_refresh_cookie(token, result.expires_at)));
+                              jsonb_build_object('set-cookie', authflow.http_refresh_cookie(token, result.expires_at, settings)));
 
   WHEN '/api/v1/users/{user_id}/sessions' THEN
     problem := authflow.http_server_key_problem(headers, settings);

@@ -137,6 +137,30 @@ TEST_F(Api, SessionCycleWithCookies) {
             401);
 }
 
+TEST_F(Api, HostPrefixedCookieOfATenant) {
+  const std::string tenant = "api-test-cookie";
+  std::string refresh;
+  {
+    auto connection = connect();
+    pqxx::work work(*connection);
+    work.exec_params("SELECT authflow.tenant_set($1, refresh_cookie_name => '__Host-app_refresh')", tenant);
+    refresh = work.exec_params1("SELECT refresh_token FROM authflow.session_create($1, tenant => $2)",
+                                unique_name("did:plc:http-host-cookie"), tenant)[0]
+                  .as<std::string>();
+    work.commit();
+  }
+  auto planted = Send(http::verb::post, "/api/v1/sessions/current/refresh",
+                      {{"x-tenant-id", tenant}, {"Cookie", "authflow_refresh=" + refresh}});
+  EXPECT_EQ(planted.result_int(), 401) << "a cookie of another name is not the tenant's";
+  auto refreshed = Send(http::verb::post, "/api/v1/sessions/current/refresh",
+                        {{"x-tenant-id", tenant}, {"Cookie", "__Host-app_refresh=" + refresh}});
+  ASSERT_EQ(refreshed.result_int(), 200) << refreshed.body();
+  const std::string set_cookie(refreshed[http::field::set_cookie]);
+  EXPECT_EQ(set_cookie.rfind("__Host-app_refresh=" + refresh + "; Path=/; Max-Age=", 0), 0u) << set_cookie;
+  EXPECT_NE(set_cookie.find("; HttpOnly; Secure; SameSite=Lax"), std::string::npos) << set_cookie;
+  EXPECT_EQ(set_cookie.find("Domain"), std::string::npos) << set_cookie;
+}
+
 TEST_F(Api, UserSessionsNeedTheServerKey) {
   const std::string user = unique_name("did:plc:http-list");
   BrowserRefreshToken(user);

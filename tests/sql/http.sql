@@ -1,7 +1,7 @@
 -- http.sql: the HTTP contract of authflow.http, route by route, error by error.
 BEGIN;
 \ir ../fixtures/clean_slate.sql
-SELECT plan(122);
+SELECT plan(131);
 
 -- call(method, path, headers, body): the response as one row.
 CREATE FUNCTION pg_temp.call(method text, path text, headers jsonb DEFAULT '{}', body text DEFAULT '')
@@ -213,6 +213,29 @@ SELECT is(pg_temp.json(pg_temp.call('POST', '/api/v1/auth/cli/poll', '{"x-tenant
 CREATE TEMP TABLE signed_up AS SELECT pg_temp.json(pg_temp.call('POST', '/api/v1/auth/anonymous/sign-up')) ->> 'user_id' AS user_id;
 SELECT is((SELECT t.name FROM authflow.users AS u JOIN authflow.tenants AS t USING (tenant_id) JOIN signed_up AS s USING (user_id)), 'default',
           'POST auth/anonymous/sign-up: no header signs up in default');
+
+-- The refresh cookie per tenant: a __Host- name (Path=/, no Domain) for new tenants; default
+-- keeps 0.1.0's authflow_refresh on /api/v1/sessions.
+SELECT is((authflow.tenant_get()).refresh_cookie_name, 'authflow_refresh', 'the default tenant keeps 0.1.0''s cookie name');
+SELECT is((authflow.tenant_set('http-cookie')).refresh_cookie_name, '__Host-authflow_refresh', 'a new tenant gets a __Host- cookie');
+SELECT is((authflow.tenant_set('http-cookie', refresh_cookie_name => '__Host-app_refresh')).refresh_cookie_name, '__Host-app_refresh',
+          'tenant_set names the cookie');
+SELECT is((authflow.tenant_set('http-cookie', session_ttl => interval '2 days')).refresh_cookie_name, '__Host-app_refresh',
+          'tenant_set without it keeps the name');
+SELECT throws_ok($$SELECT authflow.tenant_set('http-cookie', refresh_cookie_name => 'a=b; Domain=evil')$$, '22023',
+                 'refresh_cookie_name must be 1 to 100 characters of A-Z a-z 0-9 _ . - (e.g. __Host-myapp_refresh)', 'tenant_set: a bad cookie name');
+CREATE TEMP TABLE cookie_session AS SELECT * FROM authflow.session_create('did:plc:http-cookie', tenant => 'http-cookie');
+CREATE TEMP TABLE cookie_refreshed AS SELECT * FROM pg_temp.call('POST', '/api/v1/sessions/current/refresh',
+  (SELECT jsonb_build_object('x-tenant-id', 'http-cookie', 'cookie', 'authflow_refresh=planted; __Host-app_refresh=' || refresh_token) FROM cookie_session));
+SELECT is((SELECT status FROM cookie_refreshed), 200, 'refresh with the tenant''s __Host- cookie: 200');
+SELECT matches((SELECT headers ->> 'set-cookie' FROM cookie_refreshed),
+               '^__Host-app_refresh=afr_[^;]+; Path=/; Max-Age=\d+; HttpOnly; Secure; SameSite=Lax$',
+               '... re-set as a __Host- cookie: Secure, Path=/, no Domain');
+SELECT is(pg_temp.json(pg_temp.call('POST', '/api/v1/sessions/current/refresh',
+  (SELECT jsonb_build_object('x-tenant-id', 'http-cookie', 'cookie', 'authflow_refresh=' || refresh_token) FROM cookie_session))) ->> 'code',
+  'REFRESH_TOKEN_REQUIRED', 'a cookie of another name is not this tenant''s (a planted authflow_refresh is ignored)');
+SELECT is((pg_temp.call('DELETE', '/api/v1/sessions/current', '{"x-tenant-id": "http-cookie"}')).headers ->> 'set-cookie',
+          '__Host-app_refresh=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax', 'logout clears the tenant''s cookie');
 
 -- Every client mistake is a 4xx, whatever the SQLSTATE behind it (22xxx, 54001, AFxxx).
 SELECT is((pg_temp.call('POST', '/api/v1/auth/cli', '{}', '{"a": ' || repeat('[', 20000) || repeat(']', 20000) || '}')).status, 400,
