@@ -1,6 +1,7 @@
 // metrics.cpp: see metrics.hpp.
 #include "metrics.hpp"
 
+#include <algorithm>
 #include <sstream>
 
 namespace authflow::gateway {
@@ -23,17 +24,55 @@ std::string escape_label_value(const std::string &value) {
   return out;
 }
 
+namespace {
+
+// status_label keeps the statuses the gateway and the SQL side answer with; any other is
+// counted by its class, so that the set of status labels is fixed.
+std::string status_label(int status) {
+  static constexpr std::array<int, 20> known = {200, 201, 204, 301, 302, 304, 400, 401, 403, 404,
+                                                405, 409, 413, 414, 429, 431, 500, 502, 503, 504};
+  for (int k : known) {
+    if (k == status)
+      return std::to_string(status);
+  }
+  if (status >= 100 && status <= 599)
+    return std::to_string(status / 100) + "xx";
+  return "other";
+}
+
+// is_own_label names the labels the gateway itself gives: always kept, outside the bound.
+bool is_own_label(const std::string &route) {
+  return route == "GET /healthz" || route == "GET /readyz" || route == "GET /metrics" || route == "unmatched" ||
+         route == Metrics::other_route;
+}
+
+} // namespace
+
+// route_label keeps a route already known, or a new one while it is short printable text and
+// there is room; anything else is "other".
+std::string Metrics::route_label(const std::string &route) const {
+  if (latency_.count(route) > 0 || is_own_label(route))
+    return route;
+  bool printable = !route.empty() && route.size() <= max_route_label_length &&
+                   std::all_of(route.begin(), route.end(), [](unsigned char c) { return c >= 0x20 && c < 0x7f; });
+  if (!printable || latency_.size() >= max_route_labels)
+    return other_route;
+  return route;
+}
+
 // record_request updates the request counter and the route's histogram together.
-void Metrics::record_request(const std::string &route, int status, double seconds) {
+std::string Metrics::record_request(const std::string &route, int status, double seconds) {
   std::lock_guard<std::mutex> lock(mutex_);
-  ++requests_[{route, status}];
-  auto &histogram = latency_[route];
+  std::string label = route_label(route);
+  ++requests_[{label, status_label(status)}];
+  auto &histogram = latency_[label];
   for (std::size_t i = 0; i < bucket_bounds.size(); ++i) {
     if (seconds <= bucket_bounds[i])
       ++histogram.buckets[i];
   }
   ++histogram.count;
   histogram.sum += seconds;
+  return label;
 }
 
 // record_database_error bumps one error kind.

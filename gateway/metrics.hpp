@@ -13,8 +13,9 @@ namespace authflow::gateway {
 
 class Metrics {
 public:
-  // record_request counts one answered request and its latency under its route template.
-  void record_request(const std::string &route, int status, double seconds);
+  // record_request counts one answered request and its latency under its route's label, and
+  // returns that label (see route_label).
+  std::string record_request(const std::string &route, int status, double seconds);
 
   // record_database_error counts a failed database call by kind (connection, timeout, ...).
   void record_database_error(const std::string &kind);
@@ -32,6 +33,13 @@ public:
   // render writes every metric in the Prometheus text exposition format 0.0.4.
   std::string render() const;
 
+  // The labels kept are bounded whatever the SQL side names: at most max_route_labels distinct
+  // routes of at most max_route_label_length printable ASCII characters; anything else is
+  // counted under other_route. Statuses outside a fixed list are counted by class ("4xx").
+  static constexpr std::size_t max_route_labels = 32;
+  static constexpr std::size_t max_route_label_length = 64;
+  static constexpr const char *other_route = "other";
+
   static constexpr std::array<double, 12> bucket_bounds = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                                            0.1,   0.25,   0.5,   1.0,  2.5,   5.0};
 
@@ -42,8 +50,11 @@ private:
     double sum = 0;
   };
 
+  // route_label is the label a route is kept under; the caller holds mutex_.
+  std::string route_label(const std::string &route) const;
+
   mutable std::mutex mutex_;
-  std::map<std::pair<std::string, int>, std::uint64_t> requests_;
+  std::map<std::pair<std::string, std::string>, std::uint64_t> requests_;
   std::map<std::string, Histogram> latency_;
   std::map<std::string, std::uint64_t> database_errors_;
   std::map<std::string, std::uint64_t> retries_;

@@ -14,7 +14,9 @@ using tcp = net::ip::tcp;
 
 namespace {
 
-constexpr std::size_t header_limit = 16 * 1024;
+constexpr std::size_t header_limit = 16 * 1024; // the whole head, enforced by Beast's parser
+constexpr std::size_t field_limit = 8 * 1024;   // one header field, name and value
+constexpr std::size_t target_limit = 8 * 1024;
 constexpr std::size_t linger_limit = 1024 * 1024;
 constexpr std::chrono::milliseconds linger_time{3000};
 
@@ -118,6 +120,16 @@ void Session::on_header(beast::error_code error) {
   }
   started_ = std::chrono::steady_clock::now();
   const auto &request = parser_->get();
+  if (request.target().size() > target_limit) {
+    refuse_head(error_answer(414, "URI_TOO_LONG", "request target too long"));
+    return;
+  }
+  for (const auto &field : request) {
+    if (field.name_string().size() + field.value().size() > field_limit) {
+      refuse_head(error_answer(431, "HEADERS_TOO_LARGE", "a request header field is too large"));
+      return;
+    }
+  }
   auto expect = request[http::field::expect];
   if (!parser_->is_done() && beast::iequals(expect, "100-continue")) {
     continue_response_ = {http::status::continue_, request.version()};
@@ -131,6 +143,14 @@ void Session::on_header(beast::error_code error) {
     return;
   }
   read_body();
+}
+
+// refuse_head answers a request whose head is refused before its body is read; the connection
+// closes after the answer (the unread body is discarded while lingering).
+void Session::refuse_head(HttpAnswer refusal) {
+  method_ = std::string(parser_->get().method_string());
+  tenant_ = tenant_of(parser_->get());
+  answer(std::move(refusal), true);
 }
 
 // read_body reads the rest of the message (nothing when it has no body).
@@ -252,9 +272,9 @@ void Session::answer(HttpAnswer result, bool close_after) {
 
   auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
   auto &services = server_.services();
-  services.metrics.record_request(result.route, result.status, elapsed);
+  std::string route = services.metrics.record_request(result.route, result.status, elapsed);
   services.access_log.write(
-      {std::chrono::system_clock::now(), method_, result.route, result.status, elapsed * 1000.0, tenant_});
+      {std::chrono::system_clock::now(), method_, std::move(route), result.status, elapsed * 1000.0, tenant_});
 
   stream_.expires_after(services.config.read_timeout);
   http::async_write(stream_, response_,

@@ -43,6 +43,9 @@ private:
   void read_body();
   void on_body(boost::beast::error_code error);
 
+  // refuse_head answers a request whose head breaks a limit (414, 431) and closes after it.
+  void refuse_head(HttpAnswer refusal);
+
   // fail_read answers a malformed or oversized request, or just closes on a network error.
   void fail_read(boost::beast::error_code error);
 

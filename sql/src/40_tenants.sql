@@ -8,7 +8,8 @@ CREATE OR REPLACE FUNCTION authflow.tenant_set(
   cli_attempt_ttl             interval DEFAULT NULL,
   cli_attempt_max_ttl         interval DEFAULT NULL,
   anonymous_user_retention    interval DEFAULT NULL,
-  remove_session_max_lifetime boolean DEFAULT false)
+  remove_session_max_lifetime boolean DEFAULT false,
+  refresh_cookie_name         text DEFAULT NULL)
 RETURNS authflow.tenant_settings
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -34,6 +35,10 @@ BEGIN
         USING ERRCODE = 'invalid_parameter_value';
     END IF;
   END LOOP;
+  IF refresh_cookie_name IS NOT NULL AND refresh_cookie_name !~ '^[A-Za-z0-9_.-]{1,100}$' THEN
+    RAISE EXCEPTION 'refresh_cookie_name must be 1 to 100 characters of A-Z a-z 0-9 _ . - (e.g. __Host-myapp_refresh)'
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
   IF remove_session_max_lifetime AND session_max_lifetime IS NOT NULL THEN
     RAISE EXCEPTION 'session_max_lifetime and remove_session_max_lifetime cannot be given together'
       USING ERRCODE = 'invalid_parameter_value';
@@ -48,6 +53,7 @@ BEGIN
     cli_attempt_ttl = coalesce(cli_attempt_ttl, t.cli_attempt_ttl),
     cli_attempt_max_ttl = coalesce(cli_attempt_max_ttl, t.cli_attempt_max_ttl),
     anonymous_user_retention = coalesce(anonymous_user_retention, t.anonymous_user_retention),
+    refresh_cookie_name = coalesce(refresh_cookie_name, t.refresh_cookie_name),
     updated_at = now()
   WHERE t.name = tenant
   RETURNING * INTO settings;
@@ -61,9 +67,10 @@ BEGIN
       settings.cli_attempt_max_ttl USING ERRCODE = 'invalid_parameter_value';
   END IF;
   RETURN ROW(settings.name, settings.session_ttl, settings.access_token_ttl, settings.session_max_lifetime,
-             settings.cli_attempt_ttl, settings.cli_attempt_max_ttl, settings.anonymous_user_retention)::authflow.tenant_settings;
+             settings.cli_attempt_ttl, settings.cli_attempt_max_ttl, settings.anonymous_user_retention,
+             settings.refresh_cookie_name)::authflow.tenant_settings;
 END $$;
-COMMENT ON FUNCTION authflow.tenant_set(text, interval, interval, interval, interval, interval, interval, boolean) IS
+COMMENT ON FUNCTION authflow.tenant_set(text, interval, interval, interval, interval, interval, interval, boolean, text) IS
   'Creates or updates a tenant''s settings (NULL keeps the current value) and returns them; out-of-range values raise 22023';
 
 CREATE OR REPLACE FUNCTION authflow.tenant_get(tenant text DEFAULT 'default')
@@ -72,7 +79,7 @@ LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT ROW(s.name, s.session_ttl, s.access_token_ttl, s.session_max_lifetime, s.cli_attempt_ttl,
-         s.cli_attempt_max_ttl, s.anonymous_user_retention)::authflow.tenant_settings
+         s.cli_attempt_max_ttl, s.anonymous_user_retention, s.refresh_cookie_name)::authflow.tenant_settings
     FROM authflow.require_tenant(tenant) AS s
 $$;
 COMMENT ON FUNCTION authflow.tenant_get(text) IS 'The settings of a tenant; 22023 when there is no such tenant';

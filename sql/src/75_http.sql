@@ -58,16 +58,20 @@ COMMENT ON FUNCTION authflow.http_too_many_requests(integer) IS 'Internal: a 429
 
 -- http_error_for maps an error raised while serving a request to a response, or NULL when it is
 -- not the client's mistake (serialization failures, deadlocks, bugs): those are raised again, for
--- the gateway to retry or answer with a 5xx. Messages pass through only for errors authflow raises.
+-- the gateway to retry or answer with a 5xx. Data errors (class 22) and program limits hit by the
+-- request's data (class 54: nesting depth, sizes) are the client's; so is every AFxxx code.
+-- Messages pass through only for errors authflow raises (22023 and AFxxx).
 CREATE OR REPLACE FUNCTION authflow.http_error_for(state text, message text)
 RETURNS authflow.http_response
 LANGUAGE sql IMMUTABLE
 AS $$
   SELECT CASE
-    WHEN m.code IS NOT NULL THEN authflow.http_error(m.status, m.code, message)
-    -- Qualified: a bare "state" would be the joined table's column (NULL when nothing matched).
-    WHEN http_error_for.state = '22023' THEN authflow.http_error(400, 'INVALID_ARGUMENT', message)
+    WHEN known.code IS NOT NULL THEN authflow.http_error(known.status, known.code, message)
+    WHEN http_error_for.state = '22023' OR http_error_for.state LIKE 'AF%'
+      THEN authflow.http_error(400, 'INVALID_ARGUMENT', message)
     WHEN http_error_for.state LIKE '22%' THEN authflow.http_error(400, 'INVALID_ARGUMENT', 'invalid value in the request')
+    WHEN http_error_for.state LIKE '54%'
+      THEN authflow.http_error(400, 'INVALID_ARGUMENT', 'the request is too large or too deeply nested')
     WHEN http_error_for.state = '42501' THEN authflow.http_error(403, 'FORBIDDEN', 'forbidden')
     WHEN http_error_for.state = '23505' THEN authflow.http_error(409, 'CONFLICT', 'conflict')
   END
@@ -80,9 +84,44 @@ AS $$
     ('AF023', 400, 'INVALID_REFRESH_TOKEN'), ('AF024', 400, 'PROJECT_ID_MISMATCH'), ('AF025', 400, 'REFRESH_TOKEN_WRONG_PROJECT'),
     ('AF030', 400, 'USER_NOT_ANONYMOUS'), ('AF031', 400, 'USER_NOT_FOUND'), ('AF032', 409, 'MERGE_CONFLICT'),
     ('AF033', 400, 'MERGE_RULE_BROKEN'),
-    ('AF400', 400, 'SCHEMA_ERROR'), ('AF413', 413, 'PAYLOAD_TOO_LARGE')) AS m(state, status, code) ON m.state = http_error_for.state
+    ('AF400', 400, 'SCHEMA_ERROR'), ('AF413', 413, 'PAYLOAD_TOO_LARGE')) AS known(state, status, code)
+    ON known.state = http_error_for.state
 $$;
 COMMENT ON FUNCTION authflow.http_error_for(text, text) IS 'Internal: the HTTP response for a SQLSTATE, NULL when it is no client error';
+
+-- The tenant of a request is named by these headers, the first present winning; without any of
+-- them it is default. This is the one list of their names: every route reads the tenant through
+-- http_tenant_name.
+CREATE OR REPLACE FUNCTION authflow.http_tenant_headers()
+RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN '{x-tenant-id,x-stack-project-id}'::text[];
+COMMENT ON FUNCTION authflow.http_tenant_headers() IS 'The request headers that name the tenant, in precedence order';
+
+CREATE OR REPLACE FUNCTION authflow.http_tenant_name(headers jsonb)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+AS $$
+DECLARE
+  header text;
+  value text;
+BEGIN
+  FOREACH header IN ARRAY authflow.http_tenant_headers() LOOP
+    value := headers ->> header;
+    IF value IS NOT NULL THEN
+      RETURN value;
+    END IF;
+  END LOOP;
+  RETURN 'default';
+END $$;
+COMMENT ON FUNCTION authflow.http_tenant_name(jsonb) IS
+  'Internal: the tenant a request names (the first of http_tenant_headers present), default when none';
+
+CREATE OR REPLACE FUNCTION authflow.http_project_not_found(tenant_name text)
+RETURNS authflow.http_response
+LANGUAGE sql IMMUTABLE
+RETURN authflow.http_error(400, 'PROJECT_NOT_FOUND', format('project "%s" does not exist', left(tenant_name, 128)));
+COMMENT ON FUNCTION authflow.http_project_not_found(text) IS 'Internal: the 400 response for an unknown tenant';
 
 -- Request bodies and their fields. Each failure is an AF400 (400 SCHEMA_ERROR) naming the field.
 CREATE OR REPLACE FUNCTION authflow.http_body(body text)
@@ -103,6 +142,10 @@ BEGIN
     parsed := body::jsonb;
   EXCEPTION WHEN invalid_text_representation OR untranslatable_character OR character_not_in_repertoire THEN
     RAISE EXCEPTION 'request body is not valid JSON' USING ERRCODE = 'AF400';
+  WHEN statement_too_complex THEN
+    RAISE EXCEPTION 'request body is nested too deeply' USING ERRCODE = 'AF400';
+  WHEN numeric_value_out_of_range THEN
+    RAISE EXCEPTION 'request body holds a number out of range' USING ERRCODE = 'AF400';
   END;
   IF jsonb_typeof(parsed) <> 'object' THEN
     RAISE EXCEPTION 'request body must be a JSON object' USING ERRCODE = 'AF400';
@@ -138,22 +181,42 @@ LANGUAGE sql IMMUTABLE
 RETURN authflow.http_field(body, field, 'string', required) #>> '{}';
 COMMENT ON FUNCTION authflow.http_string(jsonb, text, boolean) IS 'Internal: a string field of a request body';
 
--- The refresh-token cookie: HTTP-only, Secure, SameSite=Lax, sent only to the session routes.
-CREATE OR REPLACE FUNCTION authflow.http_refresh_cookie(token text, expires_at timestamptz)
+-- The refresh-token cookie: HTTP-only, Secure, SameSite=Lax, named per tenant. A __Host- name
+-- must have Path=/ and no Domain (the browser then refuses it from any other host, a sibling
+-- subdomain included); any other name is sent only to the session routes.
+CREATE OR REPLACE FUNCTION authflow.http_refresh_cookie(token text, expires_at timestamptz, settings authflow.tenants)
 RETURNS text
 LANGUAGE sql STABLE
-RETURN CASE WHEN token IS NULL
-            THEN 'authflow_refresh=; Path=/api/v1/sessions; Max-Age=0; HttpOnly; Secure; SameSite=Lax'
-            ELSE format('authflow_refresh=%s; Path=/api/v1/sessions; Max-Age=%s; HttpOnly; Secure; SameSite=Lax',
-                        token, greatest(0, floor(extract(epoch FROM expires_at - now())))::bigint) END;
-COMMENT ON FUNCTION authflow.http_refresh_cookie(text, timestamptz) IS 'Internal: Set-Cookie for the refresh token (NULL token: clear it)';
+AS $$
+  SELECT format('%s=%s; Path=%s; Max-Age=%s; HttpOnly; Secure; SameSite=Lax', settings.refresh_cookie_name, token,
+                CASE WHEN settings.refresh_cookie_name LIKE '\_\_Host-%' THEN '/' ELSE '/api/v1/sessions' END,
+                CASE WHEN token IS NULL THEN 0
+                     ELSE greatest(0, floor(extract(epoch FROM expires_at - now())))::bigint END)
+$$;
+COMMENT ON FUNCTION authflow.http_refresh_cookie(text, timestamptz, authflow.tenants) IS
+  'Internal: Set-Cookie for the tenant''s refresh-token cookie (NULL token: clear it)';
 
-CREATE OR REPLACE FUNCTION authflow.http_refresh_token(headers jsonb)
+CREATE OR REPLACE FUNCTION authflow.http_refresh_token(headers jsonb, settings authflow.tenants)
 RETURNS text
-LANGUAGE sql IMMUTABLE
-RETURN coalesce(headers ->> 'x-refresh-token',
-                substring(headers ->> 'cookie' FROM '(?:^|;)\s*authflow_refresh=([^;\s]+)'));
-COMMENT ON FUNCTION authflow.http_refresh_token(jsonb) IS 'Internal: the refresh token of a request: x-refresh-token, else the cookie';
+LANGUAGE sql STABLE
+AS $$
+  SELECT coalesce(headers ->> 'x-refresh-token',
+                  (SELECT nullif(substr(btrim(c.pair), length(settings.refresh_cookie_name) + 2), '')
+                     FROM regexp_split_to_table(headers ->> 'cookie', ';') WITH ORDINALITY AS c(pair, position)
+                    WHERE starts_with(btrim(c.pair), settings.refresh_cookie_name || '=')
+                    ORDER BY c.position LIMIT 1))
+$$;
+COMMENT ON FUNCTION authflow.http_refresh_token(jsonb, authflow.tenants) IS
+  'Internal: the refresh token of a request: x-refresh-token, else the tenant''s cookie';
+
+-- http_token_of_tenant: false when a refresh token belongs to a session of another tenant; an
+-- unknown token is left to the route (it fails there as it would in any tenant).
+CREATE OR REPLACE FUNCTION authflow.http_token_of_tenant(refresh_token text, settings authflow.tenants)
+RETURNS boolean
+LANGUAGE sql STABLE
+AS $$ SELECT coalesce((authflow.session_of_refresh_token(refresh_token)).tenant_id = settings.tenant_id, true) $$;
+COMMENT ON FUNCTION authflow.http_token_of_tenant(text, authflow.tenants) IS
+  'Internal: false when the refresh token is of a session of another tenant than the request''s';
 
 -- http_server_key_problem is NULL when the request carries a live server key of the tenant, else
 -- the error response.
@@ -202,21 +265,31 @@ COMMENT ON FUNCTION authflow.http_path_user_id(text) IS 'Internal: the percent-d
 
 -- GET /api/v1/sessions/current, the hot route: no subtransaction, nothing raised. It sets the
 -- route header itself. No SET clause: its only caller, authflow.http, pins search_path already,
--- and a nested SET would switch GUCs twice per request.
+-- and a nested SET would switch GUCs twice per request. The tenant rule is that of every route:
+-- the request's tenant (default without a header) must be the token's.
 CREATE OR REPLACE FUNCTION authflow.http_session_current(headers jsonb)
 RETURNS authflow.http_response
 LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
   credentials text := headers ->> 'authorization';
+  tenant_name text := authflow.http_tenant_name(headers);
   session record;
+  unknown authflow.http_response;
 BEGIN
   IF credentials IS NOT NULL AND lower(left(credentials, 7)) = 'bearer ' THEN
     SELECT * INTO session FROM authflow.session_validate(ltrim(substr(credentials, 8)));
-    IF FOUND AND session.tenant = coalesce(headers ->> 'x-tenant-id', headers ->> 'x-stack-project-id', session.tenant) THEN
+    IF FOUND AND session.tenant = tenant_name THEN
       RETURN ROW(200, '{"content-type": "application/json", "x-authflow-route": "GET /api/v1/sessions/current"}'::jsonb,
                  to_jsonb(session)::text)::authflow.http_response;
     END IF;
+  END IF;
+  IF NOT EXISTS (SELECT FROM authflow.tenants AS t WHERE t.name = tenant_name) THEN
+    unknown := authflow.http_project_not_found(tenant_name);
+    unknown.headers := unknown.headers || '{"x-authflow-route": "GET /api/v1/sessions/current"}';
+    RETURN unknown;
+  END IF;
+  IF credentials IS NOT NULL AND lower(left(credentials, 7)) = 'bearer ' THEN
     RETURN authflow.http_error(401, 'INVALID_ACCESS_TOKEN', 'the access token is invalid or expired',
                                '{"www-authenticate": "Bearer", "x-authflow-route": "GET /api/v1/sessions/current"}');
   END IF;
@@ -260,7 +333,7 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  tenant_name text := coalesce(headers ->> 'x-tenant-id', headers ->> 'x-stack-project-id', 'default');
+  tenant_name text := authflow.http_tenant_name(headers);
   settings authflow.tenants;
   request jsonb := '{}';
   problem authflow.http_response;
@@ -276,7 +349,7 @@ BEGIN
   END IF;
   SELECT * INTO settings FROM authflow.tenants AS t WHERE t.name = tenant_name;
   IF NOT FOUND THEN
-    RETURN authflow.http_error(400, 'PROJECT_NOT_FOUND', format('project "%s" does not exist', left(tenant_name, 128)));
+    RETURN authflow.http_project_not_found(tenant_name);
   END IF;
   IF method = 'POST' THEN
     request := authflow.http_body(body);
@@ -339,25 +412,34 @@ BEGIN
     RETURN authflow.http_json(201, to_jsonb(result) || jsonb_build_object('user_id', request ->> 'user_id'));
 
   WHEN '/api/v1/sessions/current' THEN  -- DELETE: log out; GET is served by authflow.http itself
-    token := authflow.http_refresh_token(headers);
+    token := authflow.http_refresh_token(headers, settings);
+    IF token IS NOT NULL AND NOT authflow.http_token_of_tenant(token, settings) THEN
+      RETURN authflow.http_error(401, 'INVALID_REFRESH_TOKEN', 'the refresh token is invalid or expired',
+                                 jsonb_build_object('set-cookie', authflow.http_refresh_cookie(NULL, NULL, settings)));
+    END IF;
     IF token IS NOT NULL THEN
       PERFORM authflow.session_revoke(token);
     END IF;
-    RETURN ROW(204, jsonb_build_object('set-cookie', authflow.http_refresh_cookie(NULL, NULL)), NULL)::authflow.http_response;
+    RETURN ROW(204, jsonb_build_object('set-cookie', authflow.http_refresh_cookie(NULL, NULL, settings)), NULL)::authflow.http_response;
 
   WHEN '/api/v1/sessions/current/refresh' THEN
-    token := authflow.http_refresh_token(headers);
-    IF token IS NOT NULL THEN
-      SELECT * INTO result FROM authflow.session_refresh(token);
+    token := authflow.http_refresh_token(headers, settings);
+    IF token IS NULL THEN
+      RETURN authflow.http_error(401, 'REFRESH_TOKEN_REQUIRED', 'a refresh token is required (cookie or x-refresh-token)',
+                                 jsonb_build_object('set-cookie', authflow.http_refresh_cookie(NULL, NULL, settings)));
     END IF;
-    IF token IS NULL OR result.session_id IS NULL THEN
-      RETURN authflow.http_error(401, CASE WHEN token IS NULL THEN 'REFRESH_TOKEN_REQUIRED' ELSE 'INVALID_REFRESH_TOKEN' END,
-                                 CASE WHEN token IS NULL THEN 'a refresh token is required (cookie or x-refresh-token)'
-                                      ELSE 'the refresh token is invalid or expired' END,
-                                 jsonb_build_object('set-cookie', authflow.http_refresh_cookie(NULL, NULL)));
+    -- Another tenant's token refreshes nothing; an unknown one finds no session.
+    problem := authflow.http_error(401, 'INVALID_REFRESH_TOKEN', 'the refresh token is invalid or expired',
+                                   jsonb_build_object('set-cookie', authflow.http_refresh_cookie(NULL, NULL, settings)));
+    IF NOT authflow.http_token_of_tenant(token, settings) THEN
+      RETURN problem;
+    END IF;
+    SELECT * INTO result FROM authflow.session_refresh(token);
+    IF result.session_id IS NULL THEN
+      RETURN problem;
     END IF;
     RETURN authflow.http_json(200, to_jsonb(result),
-                              jsonb_build_object('set-cookie', authflow.http_refresh_cookie(token, result.expires_at)));
+                              jsonb_build_object('set-cookie', authflow.http_refresh_cookie(token, result.expires_at, settings)));
 
   WHEN '/api/v1/users/{user_id}/sessions' THEN
     problem := authflow.http_server_key_problem(headers, settings);
@@ -392,7 +474,7 @@ BEGIN
   END IF;
   SELECT r.template, r.methods INTO template, methods FROM authflow.http_route(route_path) AS r;
   IF template IS NULL THEN
-    RETURN NEXT authflow.http_error(404, 'NOT_FOUND', 'no such route');
+    RETURN NEXT authflow.http_error(404, 'NOT_FOUND', 'no such route', '{"x-authflow-route": "other"}');
     RETURN;
   ELSIF method IS NULL OR NOT method = ANY (methods) THEN
     response := authflow.http_error(405, 'METHOD_NOT_ALLOWED', 'method not allowed',
@@ -413,7 +495,10 @@ BEGIN
       END IF;
     END;
   END IF;
-  response.headers := response.headers || jsonb_build_object('x-authflow-route', method || ' ' || template);
+  -- The metrics label is a route template with one of its methods, or "other": never the
+  -- client's raw method (each distinct label is a series the gateway keeps).
+  response.headers := response.headers || jsonb_build_object('x-authflow-route',
+    CASE WHEN method = ANY (methods) THEN method || ' ' || template ELSE 'other' END);
   RETURN NEXT response;
 END $$;
 COMMENT ON FUNCTION authflow.http(text, text, jsonb, text) IS

@@ -16,7 +16,7 @@ DECLARE
     'authflow.cli_claim_anon_session(text, text)', 'authflow.cli_complete(text, text, boolean, text)',
     'authflow.merge_anonymous_user(text, text, text)', 'authflow.http(text, text, jsonb, text)'];
   admin text[] := ARRAY[
-    'authflow.tenant_set(text, interval, interval, interval, interval, interval, interval, boolean)',
+    'authflow.tenant_set(text, interval, interval, interval, interval, interval, interval, boolean, text)',
     'authflow.purge_expired(integer)', 'authflow.schedule_purge()', 'authflow.unschedule_purge()',
     'authflow.set_durable(boolean)', 'authflow.merge_rule_add(regclass, name, name[], text, boolean, name)',
     'authflow.merge_rule_remove(regclass, name)', 'authflow.api_key_create(text, text)', 'authflow.api_key_revoke(text)',

@@ -11,10 +11,13 @@ CREATE TABLE authflow.tenants (
   cli_attempt_max_ttl      interval NOT NULL DEFAULT '24 hours',
   anonymous_user_retention interval NOT NULL DEFAULT '30 days',
   created_at               timestamptz NOT NULL DEFAULT now(),
-  updated_at               timestamptz NOT NULL DEFAULT now()
+  updated_at               timestamptz NOT NULL DEFAULT now(),
+  -- The refresh-token cookie: a __Host- name is pinned to the host (Secure, Path=/, no Domain),
+  -- so a sibling subdomain cannot plant one. The default tenant keeps 0.1.0's name.
+  refresh_cookie_name      text NOT NULL DEFAULT '__Host-authflow_refresh'
 );
 COMMENT ON TABLE authflow.tenants IS 'One row per tenant (project): TTLs and flow settings; see authflow.tenant_set';
-INSERT INTO authflow.tenants (name) VALUES ('default');
+INSERT INTO authflow.tenants (name, refresh_cookie_name) VALUES ('default', 'authflow_refresh');
 
 -- One row per user of a tenant. user_key is the internal id sessions point to, so that renaming
 -- a handle or upgrading an anonymous user touches one row, whatever the number of sessions.

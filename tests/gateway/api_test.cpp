@@ -137,6 +137,30 @@ TEST_F(Api, SessionCycleWithCookies) {
             401);
 }
 
+TEST_F(Api, HostPrefixedCookieOfATenant) {
+  const std::string tenant = "api-test-cookie";
+  std::string refresh;
+  {
+    auto connection = connect();
+    pqxx::work work(*connection);
+    work.exec_params("SELECT authflow.tenant_set($1, refresh_cookie_name => '__Host-app_refresh')", tenant);
+    refresh = work.exec_params1("SELECT refresh_token FROM authflow.session_create($1, tenant => $2)",
+                                unique_name("did:plc:http-host-cookie"), tenant)[0]
+                  .as<std::string>();
+    work.commit();
+  }
+  auto planted = Send(http::verb::post, "/api/v1/sessions/current/refresh",
+                      {{"x-tenant-id", tenant}, {"Cookie", "authflow_refresh=" + refresh}});
+  EXPECT_EQ(planted.result_int(), 401) << "a cookie of another name is not the tenant's";
+  auto refreshed = Send(http::verb::post, "/api/v1/sessions/current/refresh",
+                        {{"x-tenant-id", tenant}, {"Cookie", "__Host-app_refresh=" + refresh}});
+  ASSERT_EQ(refreshed.result_int(), 200) << refreshed.body();
+  const std::string set_cookie(refreshed[http::field::set_cookie]);
+  EXPECT_EQ(set_cookie.rfind("__Host-app_refresh=" + refresh + "; Path=/; Max-Age=", 0), 0u) << set_cookie;
+  EXPECT_NE(set_cookie.find("; HttpOnly; Secure; SameSite=Lax"), std::string::npos) << set_cookie;
+  EXPECT_EQ(set_cookie.find("Domain"), std::string::npos) << set_cookie;
+}
+
 TEST_F(Api, UserSessionsNeedTheServerKey) {
   const std::string user = unique_name("did:plc:http-list");
   BrowserRefreshToken(user);
@@ -200,12 +224,74 @@ TEST_F(Api, ErrorPathsAreJsonWithTheirCodes) {
   }
 }
 
+// One tenant rule on every route, over the real gateway: no tenant header means default, and a
+// credential of another tenant is refused (401 for session tokens, 403 for server keys, Stack's
+// 400 for CLI codes).
+TEST_F(Api, NoTenantHeaderMeansDefaultOnEveryRoute) {
+  const std::string other = "api-test-other";
+  std::string access, refresh, other_key, polling_code;
+  {
+    auto connection = connect();
+    pqxx::work work(*connection);
+    work.exec_params("SELECT authflow.tenant_set($1)", other);
+    auto row = work.exec_params1("SELECT access_token, refresh_token FROM authflow.session_create($1, tenant => $2)",
+                                 unique_name("did:plc:http-other"), other);
+    access = row[0].as<std::string>();
+    refresh = row[1].as<std::string>();
+    other_key = work.exec_params1("SELECT authflow.api_key_create('server', $1)", other)[0].as<std::string>();
+    polling_code =
+        work.exec_params1("SELECT polling_code FROM authflow.cli_start(tenant => $1)", other)[0].as<std::string>();
+    work.commit();
+  }
+  const std::string bearer = "Bearer " + access;
+  EXPECT_EQ(Send(http::verb::get, "/api/v1/sessions/current", {{"Authorization", bearer}}).result_int(), 401);
+  EXPECT_EQ(Send(http::verb::get, "/api/v1/sessions/current?a=1", {{"Authorization", bearer}}).result_int(), 401);
+  EXPECT_EQ(Send(http::verb::get, "/api/v1/sessions/current", {{"Authorization", bearer}, {"x-tenant-id", other}})
+                .result_int(),
+            200);
+  EXPECT_EQ(
+      Send(http::verb::get, "/api/v1/sessions/current", {{"Authorization", bearer}, {"x-stack-project-id", other}})
+          .result_int(),
+      200);
+  EXPECT_EQ(Send(http::verb::post, "/api/v1/sessions/current/refresh", {{"x-refresh-token", refresh}}).result_int(),
+            401);
+  EXPECT_EQ(Send(http::verb::delete_, "/api/v1/sessions/current", {{"x-refresh-token", refresh}}).result_int(), 401);
+  EXPECT_EQ(Post("/api/v1/sessions", {{"user_id", "u"}}, {{"x-server-key", other_key}}).result_int(), 403);
+  EXPECT_EQ(Send(http::verb::get, "/api/v1/users/u/sessions", {{"x-server-key", other_key}}).result_int(), 403);
+  EXPECT_EQ(Send(http::verb::delete_, "/api/v1/users/u/sessions", {{"x-server-key", other_key}}).result_int(), 403);
+  auto poll = Post("/api/v1/auth/cli/poll", {{"polling_code", polling_code}});
+  EXPECT_EQ(poll.result_int(), 400);
+  EXPECT_EQ(poll["x-known-error"], "INVALID_POLLING_CODE");
+  EXPECT_EQ(Post("/api/v1/auth/cli", {{"anon_refresh_token", refresh}}).result_int(), 400);
+  // The refused calls changed nothing: the session still refreshes in its own tenant.
+  EXPECT_EQ(
+      Send(http::verb::post, "/api/v1/sessions/current/refresh", {{"x-refresh-token", refresh}, {"x-tenant-id", other}})
+          .result_int(),
+      200);
+}
+
 TEST_F(Api, MetricsNameRouteTemplates) {
   Send(http::verb::get, "/api/v1/users/did%3Aplc%3Ametrics/sessions", {{"x-server-key", server_key_}});
   EXPECT_GE(
       metric_value(gateway_->port(),
                    "authflow_gateway_requests_total{route=\"GET /api/v1/users/{user_id}/sessions\",status=\"200\"}"),
       1.0);
+}
+
+TEST_F(Api, OddMethodsAndPathsNeverBecomeMetricLabels) {
+  for (int i = 0; i < 50; ++i) {
+    for (const std::string path : {"/api/v1/auth/cli", "/api/v1/users/u/sessions", "/api/v1/no-such-route"}) {
+      HttpClient client(gateway_->port());
+      client.write_raw("ODD" + std::to_string(i) + std::string(200, 'M') + " " + path + "/" + std::to_string(i) +
+                       " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n");
+      EXPECT_LT(client.read_response().result_int(), 500);
+    }
+  }
+  const std::string metrics = get_once(gateway_->port(), "/metrics").body();
+  EXPECT_EQ(metrics.find("ODD"), std::string::npos) << "no raw method in a label";
+  EXPECT_EQ(metrics.find("no-such-route"), std::string::npos) << "no raw path in a label";
+  EXPECT_GE(metric_value(gateway_->port(), "authflow_gateway_requests_total{route=\"other\",status=\"404\"}"), 50.0);
+  EXPECT_LT(metrics.size(), 64u * 1024u);
 }
 
 } // namespace

@@ -1,7 +1,7 @@
 -- http.sql: the HTTP contract of authflow.http, route by route, error by error.
 BEGIN;
 \ir ../fixtures/clean_slate.sql
-SELECT plan(78);
+SELECT plan(131);
 
 -- call(method, path, headers, body): the response as one row.
 CREATE FUNCTION pg_temp.call(method text, path text, headers jsonb DEFAULT '{}', body text DEFAULT '')
@@ -25,6 +25,13 @@ SELECT is((pg_temp.call('GET', '/healthz')).status, 200, 'healthz');
 SELECT is((pg_temp.call('POST', '/api/v1/auth/cli?x=1', '{}', '')).status, 200, 'a query string does not change the route');
 SELECT is((pg_temp.call('POST', '/api/v1/auth/cli')).headers ->> 'x-authflow-route', 'POST /api/v1/auth/cli',
           'responses name their route template for the gateway''s metrics');
+
+SELECT is((pg_temp.call(repeat('X', 3000), '/api/v1/auth/cli')).headers ->> 'x-authflow-route', 'other',
+          'a 405 never names the client''s method in the route label: other');
+SELECT is((pg_temp.call('GET', '/api/v1/' || repeat('x', 3000))).headers ->> 'x-authflow-route', 'other', 'a 404 is labelled other');
+SELECT is((SELECT count(DISTINCT (pg_temp.call(m, p)).headers ->> 'x-authflow-route')
+             FROM unnest(ARRAY['GET', 'PUT', 'BREW', 'x' || repeat('y', 100)]) AS m, unnest(ARRAY['/api/v1/auth/cli', '/nope', '/api/v1/users/a/sessions']) AS p
+            WHERE (pg_temp.call(m, p)).status IN (404, 405)), 1::bigint, 'every refused request shares one label');
 
 -- POST /api/v1/auth/cli
 CREATE TEMP TABLE started AS SELECT pg_temp.json(pg_temp.call('POST', '/api/v1/auth/cli', '{}', '{}')) AS j;
@@ -152,6 +159,107 @@ SELECT is((pg_temp.call('GET', '/api/v1/users/bad%zzencoding/sessions', (SELECT 
           400, 'a badly encoded user id: 400');
 SELECT ok(authflow.api_key_revoke((SELECT server_key FROM keys LIMIT 1)), 'api_key_revoke');
 SELECT is((pg_temp.user_sessions('GET', (SELECT server_key FROM keys LIMIT 1))).status, 401, 'a revoked key: 401');
+
+CREATE FUNCTION pg_temp.key_headers() RETURNS jsonb LANGUAGE sql AS $$
+  SELECT jsonb_build_object('x-server-key', authflow.api_key_create()) $$;
+
+-- One tenant rule on every route: the tenant headers (x-tenant-id, then x-stack-project-id) name
+-- the tenant, no header means default, and a token of another tenant is refused.
+SELECT is(authflow.http_tenant_headers(), '{x-tenant-id,x-stack-project-id}', 'the tenant headers, in precedence order');
+SELECT is(authflow.http_tenant_name('{}'), 'default', 'no tenant header: default');
+SELECT is(authflow.http_tenant_name('{"x-stack-project-id": "b", "x-tenant-id": "a"}'), 'a', 'x-tenant-id wins over x-stack-project-id');
+SELECT is(authflow.http_tenant_name('{"x-stack-project-id": "b"}'), 'b', 'x-stack-project-id alone');
+CREATE TEMP TABLE other_tenant AS SELECT * FROM authflow.session_create('did:plc:http-other-user', tenant => 'http-other');
+CREATE TEMP TABLE default_tenant AS SELECT * FROM authflow.session_create('did:plc:http-default-user');
+SELECT is((pg_temp.current((SELECT access_token FROM other_tenant))).status, 401,
+          'GET sessions/current: a token of another tenant without a tenant header is 401 (default)');
+SELECT is((pg_temp.current((SELECT access_token FROM other_tenant), '{"x-tenant-id": "http-other"}')).status, 200,
+          'GET sessions/current: ... and 200 with its tenant in x-tenant-id');
+SELECT is((pg_temp.current((SELECT access_token FROM other_tenant), '{"x-stack-project-id": "http-other"}')).status, 200,
+          'GET sessions/current: ... and in x-stack-project-id');
+SELECT is((pg_temp.current((SELECT access_token FROM other_tenant), '{"x-tenant-id": "default", "x-stack-project-id": "http-other"}')).status, 401,
+          'GET sessions/current: x-tenant-id wins');
+SELECT is((pg_temp.current((SELECT access_token FROM default_tenant))).status, 200, 'GET sessions/current: a default token without header: 200');
+SELECT is((pg_temp.call('GET', '/api/v1/sessions/current?x=1', (SELECT jsonb_build_object('authorization', 'Bearer ' || access_token) FROM other_tenant))).status,
+          401, 'GET sessions/current with a query string: the same rule');
+SELECT is(pg_temp.json(pg_temp.current((SELECT access_token FROM default_tenant), '{"x-tenant-id": "no-such-project"}')) ->> 'code',
+          'PROJECT_NOT_FOUND', 'GET sessions/current: an unknown tenant is PROJECT_NOT_FOUND, as on every route');
+SELECT is((pg_temp.call('POST', '/api/v1/sessions/current/refresh', (SELECT jsonb_build_object('x-refresh-token', refresh_token) FROM other_tenant))).status,
+          401, 'POST sessions/current/refresh: a token of another tenant without a tenant header is 401');
+SELECT is((pg_temp.current((SELECT access_token FROM other_tenant), '{"x-tenant-id": "http-other"}')).status, 200,
+          '... and it refreshed nothing (the access token still works)');
+SELECT is((pg_temp.call('POST', '/api/v1/sessions/current/refresh', (SELECT jsonb_build_object('x-refresh-token', refresh_token, 'x-tenant-id', 'http-other') FROM other_tenant))).status,
+          200, 'POST sessions/current/refresh: 200 with its tenant');
+SELECT is((pg_temp.call('DELETE', '/api/v1/sessions/current', (SELECT jsonb_build_object('x-refresh-token', refresh_token) FROM other_tenant))).status,
+          401, 'DELETE sessions/current: a token of another tenant without a tenant header is 401');
+SELECT is((SELECT count(*) FROM authflow.session_list('did:plc:http-other-user', 'http-other')), 1::bigint, '... and revoked nothing');
+SELECT is((pg_temp.call('DELETE', '/api/v1/sessions/current', (SELECT jsonb_build_object('x-refresh-token', refresh_token, 'x-tenant-id', 'http-other') FROM other_tenant))).status,
+          204, 'DELETE sessions/current: 204 with its tenant');
+SELECT is((pg_temp.call('POST', '/api/v1/sessions', (SELECT jsonb_build_object('x-server-key', authflow.api_key_create('server', 'http-other'))), '{"user_id": "u"}')).status,
+          403, 'POST sessions: a server key of another tenant without a tenant header is 403 (default)');
+SELECT is((pg_temp.call('GET', '/api/v1/users/did%3Aplc%3Ahttp-default-user/sessions', (SELECT jsonb_build_object('x-server-key', authflow.api_key_create('server', 'http-other'))))).status,
+          403, 'GET users/{user_id}/sessions: a key of another tenant without a tenant header is 403');
+SELECT is(jsonb_array_length(pg_temp.json(pg_temp.call('GET', '/api/v1/users/did%3Aplc%3Ahttp-default-user/sessions', pg_temp.key_headers())) -> 'sessions'),
+          1, 'GET users/{user_id}/sessions: no header lists the default tenant''s user');
+SELECT is((pg_temp.call('POST', '/api/v1/auth/cli', '{}', (SELECT jsonb_build_object('anon_refresh_token', refresh_token)::text FROM other_tenant))).status,
+          400, 'POST auth/cli: an anon token of another tenant without a tenant header is refused (Stack''s 400)');
+CREATE TEMP TABLE other_attempt AS SELECT * FROM authflow.cli_start(tenant => 'http-other');
+SELECT is(pg_temp.json(pg_temp.call('POST', '/api/v1/auth/cli/poll', '{}', (SELECT jsonb_build_object('polling_code', polling_code)::text FROM other_attempt))) ->> 'code',
+          'INVALID_POLLING_CODE', 'POST auth/cli/poll: a code of another tenant without a tenant header is unknown');
+SELECT is(pg_temp.json(pg_temp.call('POST', '/api/v1/auth/cli/complete', '{}', (SELECT jsonb_build_object('login_code', login_code, 'mode', 'check')::text FROM other_attempt))) ->> 'code',
+          'PROJECT_ID_MISMATCH', 'POST auth/cli/complete: a code of another tenant without a tenant header is refused (Stack''s 400)');
+SELECT is(pg_temp.json(pg_temp.call('POST', '/api/v1/auth/cli/poll', '{"x-tenant-id": "http-other"}', (SELECT jsonb_build_object('polling_code', polling_code)::text FROM other_attempt))),
+          '{"status": "waiting"}', 'POST auth/cli/poll: ... and known with its tenant');
+CREATE TEMP TABLE signed_up AS SELECT pg_temp.json(pg_temp.call('POST', '/api/v1/auth/anonymous/sign-up')) ->> 'user_id' AS user_id;
+SELECT is((SELECT t.name FROM authflow.users AS u JOIN authflow.tenants AS t USING (tenant_id) JOIN signed_up AS s USING (user_id)), 'default',
+          'POST auth/anonymous/sign-up: no header signs up in default');
+
+-- The refresh cookie per tenant: a __Host- name (Path=/, no Domain) for new tenants; default
+-- keeps 0.1.0's authflow_refresh on /api/v1/sessions.
+SELECT is((authflow.tenant_get()).refresh_cookie_name, 'authflow_refresh', 'the default tenant keeps 0.1.0''s cookie name');
+SELECT is((authflow.tenant_set('http-cookie')).refresh_cookie_name, '__Host-authflow_refresh', 'a new tenant gets a __Host- cookie');
+SELECT is((authflow.tenant_set('http-cookie', refresh_cookie_name => '__Host-app_refresh')).refresh_cookie_name, '__Host-app_refresh',
+          'tenant_set names the cookie');
+SELECT is((authflow.tenant_set('http-cookie', session_ttl => interval '2 days')).refresh_cookie_name, '__Host-app_refresh',
+          'tenant_set without it keeps the name');
+SELECT throws_ok($$SELECT authflow.tenant_set('http-cookie', refresh_cookie_name => 'a=b; Domain=evil')$$, '22023',
+                 'refresh_cookie_name must be 1 to 100 characters of A-Z a-z 0-9 _ . - (e.g. __Host-myapp_refresh)', 'tenant_set: a bad cookie name');
+CREATE TEMP TABLE cookie_session AS SELECT * FROM authflow.session_create('did:plc:http-cookie', tenant => 'http-cookie');
+CREATE TEMP TABLE cookie_refreshed AS SELECT * FROM pg_temp.call('POST', '/api/v1/sessions/current/refresh',
+  (SELECT jsonb_build_object('x-tenant-id', 'http-cookie', 'cookie', 'authflow_refresh=planted; __Host-app_refresh=' || refresh_token) FROM cookie_session));
+SELECT is((SELECT status FROM cookie_refreshed), 200, 'refresh with the tenant''s __Host- cookie: 200');
+SELECT matches((SELECT headers ->> 'set-cookie' FROM cookie_refreshed),
+               '^__Host-app_refresh=afr_[^;]+; Path=/; Max-Age=\d+; HttpOnly; Secure; SameSite=Lax$',
+               '... re-set as a __Host- cookie: Secure, Path=/, no Domain');
+SELECT is(pg_temp.json(pg_temp.call('POST', '/api/v1/sessions/current/refresh',
+  (SELECT jsonb_build_object('x-tenant-id', 'http-cookie', 'cookie', 'authflow_refresh=' || refresh_token) FROM cookie_session))) ->> 'code',
+  'REFRESH_TOKEN_REQUIRED', 'a cookie of another name is not this tenant''s (a planted authflow_refresh is ignored)');
+SELECT is((pg_temp.call('DELETE', '/api/v1/sessions/current', '{"x-tenant-id": "http-cookie"}')).headers ->> 'set-cookie',
+          '__Host-app_refresh=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax', 'logout clears the tenant''s cookie');
+
+-- Every client mistake is a 4xx, whatever the SQLSTATE behind it (22xxx, 54001, AFxxx).
+SELECT is((pg_temp.call('POST', '/api/v1/auth/cli', '{}', '{"a": ' || repeat('[', 20000) || repeat(']', 20000) || '}')).status, 400,
+          'a body nested 20000 levels deep: 400 (not a stack-depth 500)');
+SELECT is(pg_temp.json(pg_temp.call('POST', '/api/v1/auth/cli', '{}', '{"a": ' || repeat('[', 20000) || repeat(']', 20000) || '}')) ->> 'code',
+          'SCHEMA_ERROR', '... SCHEMA_ERROR');
+SELECT is((pg_temp.call('POST', '/api/v1/auth/cli', '{}', '{"expires_in_millis": 1e999999}')).status, 400, 'expires_in_millis 1e999999: 400');
+SELECT is((pg_temp.call('POST', '/api/v1/auth/cli', '{}', '{"expires_in_millis": 1e-99999}')).status, 400, 'expires_in_millis 1e-99999: 400');
+SELECT is((pg_temp.call('POST', '/api/v1/sessions', pg_temp.key_headers(), '{"user_id": ""}')).status, 400, 'create with an empty user_id: 400');
+SELECT is(pg_temp.json(pg_temp.call('POST', '/api/v1/sessions', pg_temp.key_headers(), '{"user_id": ""}')),
+          '{"code": "INVALID_ARGUMENT", "error": "user_id must not be empty"}', '... INVALID_ARGUMENT naming the field');
+SELECT is((pg_temp.call('POST', '/api/v1/sessions', pg_temp.key_headers(), '{"user_id": "u", "handle": ""}')).status, 400,
+          'create with an empty handle: 400');
+SELECT is((pg_temp.call('GET', '/api/v1/users/a%00b/sessions', pg_temp.key_headers())).status, 400, 'a user id with %00: 400');
+SELECT is((pg_temp.call('GET', '/api/v1/users/a%FFb/sessions', pg_temp.key_headers())).status, 400, 'a user id with %FF (not UTF-8): 400');
+SELECT is((pg_temp.call('DELETE', '/api/v1/users/' || repeat('u', 300) || '/sessions', pg_temp.key_headers())).status, 400,
+          'a user id over 256 bytes: 400');
+SELECT is((pg_temp.call('POST', '/api/v1/sessions', pg_temp.key_headers(), '{"user_id": "u", "client": {"a": ' || repeat('[', 20000) || repeat(']', 20000) || '}}')).status,
+          400, 'a deeply nested client: 400');
+SELECT is((authflow.http_error_for('AF499', 'some authflow error')).status, 400, 'an AF code without its own status: 400');
+SELECT is((authflow.http_error_for('54001', 'stack depth limit exceeded')).status, 400, '54001: 400');
+SELECT is((authflow.http_error_for('22P02', 'invalid input syntax')).status, 400, '22P02: 400');
+SELECT is(authflow.http_error_for('40001', 'conflict'), NULL, 'a serialization failure is no client error (retried)');
+SELECT is(authflow.http_error_for('XX000', 'bug'), NULL, 'a bug is no client error (500)');
 
 -- The gateway's role may call authflow.http and nothing else.
 CREATE ROLE authflow_test_gateway NOLOGIN;
