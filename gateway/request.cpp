@@ -10,7 +10,7 @@
 namespace authflow::gateway {
 
 // headers_json joins repeated headers in the order they arrived.
-std::string headers_json(const Request &request) {
+std::string headers_json(const Request &request, const std::string &client_address) {
   std::map<std::string, std::string> joined;
   for (const auto &field : request) {
     std::string name(field.name_string());
@@ -28,6 +28,7 @@ std::string headers_json(const Request &request) {
   nlohmann::json object = nlohmann::json::object();
   for (auto &[name, value] : joined)
     object[name] = std::move(value);
+  object[client_address_header] = client_address;
   // Bytes that are not UTF-8 (obs-text) become U+FFFD rather than failing the request.
   return object.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }

@@ -41,7 +41,12 @@ bool is_closed_by_peer(beast::error_code error) {
 } // namespace
 
 // Session takes over an accepted socket.
-Session::Session(tcp::socket socket, Server &server) : stream_(std::move(socket)), server_(server) {}
+Session::Session(tcp::socket socket, Server &server) : stream_(std::move(socket)), server_(server) {
+  beast::error_code error;
+  const auto peer = stream_.socket().remote_endpoint(error);
+  if (!error)
+    client_address_ = peer.address().to_string();
+}
 
 // ~Session leaves the server's set of open connections.
 Session::~Session() { server_.forget(this); }
@@ -224,7 +229,7 @@ void Session::handle() {
     answer(error_answer(400, "INVALID_ENCODING", "request target and body must be UTF-8 text"));
     return;
   }
-  forward(false, {method_, std::move(target), headers_json(request), std::move(request.body())});
+  forward(false, {method_, std::move(target), headers_json(request, client_address_), std::move(request.body())});
 }
 
 // forward runs on a database worker; the answer is posted back to this connection's strand.
