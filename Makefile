@@ -20,9 +20,10 @@ MODULEDIR   = extension
 #   sql/state/*.sql     what a fresh install creates that holds data: schema, tables, types
 #   sql/src/*.sql       functions and grants, all re-runnable (CREATE OR REPLACE)
 #   sql/upgrade/A--B.sql the changes to state from release A, run before sql/src in the update
+#   sql/upgrade/A--B.after.sql (optional) what must run after sql/src (grants of re-created functions)
 STATE_SOURCES   = $(sort $(wildcard sql/state/*.sql))
 CODE_SOURCES    = $(sort $(wildcard sql/src/*.sql))
-UPGRADE_SOURCES = $(wildcard sql/upgrade/*--$(EXTVERSION).sql)
+UPGRADE_SOURCES = $(filter-out %.after.sql,$(wildcard sql/upgrade/*--$(EXTVERSION).sql))
 BUILT_SCRIPTS   = sql/$(EXTNAME)--$(EXTVERSION).sql \
                   $(patsubst sql/upgrade/%.sql,sql/$(EXTNAME)--%.sql,$(UPGRADE_SOURCES))
 DATA        = extension/$(EXTNAME).control $(filter-out $(BUILT_SCRIPTS),$(wildcard sql/$(EXTNAME)--*.sql))
@@ -42,12 +43,15 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 endif
 
+# PGXS tracks no header dependencies: every object depends on every header of the extension.
+$(OBJS): $(wildcard extension/*.hpp)
+
 # The current version's scripts are assembled; each begins with the \echo guard of its first part.
 sql/$(EXTNAME)--$(EXTVERSION).sql: $(STATE_SOURCES) $(CODE_SOURCES) extension/$(EXTNAME).control
 	cat $(STATE_SOURCES) $(CODE_SOURCES) > $@
 
-sql/$(EXTNAME)--%--$(EXTVERSION).sql: sql/upgrade/%--$(EXTVERSION).sql $(CODE_SOURCES) extension/$(EXTNAME).control
-	cat $< $(CODE_SOURCES) > $@
+sql/$(EXTNAME)--%--$(EXTVERSION).sql: sql/upgrade/%--$(EXTVERSION).sql $(CODE_SOURCES) $(wildcard sql/upgrade/*.after.sql) extension/$(EXTNAME).control
+	cat $< $(CODE_SOURCES) $(wildcard sql/upgrade/$*--$(EXTVERSION).after.sql) > $@
 
 .PHONY: deps deps-bench install-extension cmake-build cluster-start cluster-start-test run test bench format
 

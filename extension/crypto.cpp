@@ -2,6 +2,8 @@
 #include "crypto.hpp"
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
@@ -14,6 +16,14 @@ namespace authflow {
 Sha256Digest sha256(const void *data, std::size_t size) noexcept {
   Sha256Digest digest;
   SHA256(static_cast<const unsigned char *>(data), size, digest.data());
+  return digest;
+}
+
+Sha256Digest hmac_sha256(const void *key, std::size_t key_size, const void *data, std::size_t size) noexcept {
+  Sha256Digest digest;
+  unsigned int length = 0;
+  HMAC(EVP_sha256(), key, static_cast<int>(key_size), static_cast<const unsigned char *>(data), size, digest.data(),
+       &length);
   return digest;
 }
 

@@ -11,6 +11,7 @@
 // session_max_lifetime), which authflow.session_expiry defines for the SQL side: calling that
 // function here with the tenant's whole row keeps it from being inlined and cost a third of
 // refresh's and create's throughput. Change both together.
+#include <algorithm>
 #include <cstring>
 #include <string_view>
 
@@ -33,7 +34,7 @@ namespace {
 struct SavedStatement {
   const char *sql;
   int argument_count;
-  Oid argument_types[6];
+  Oid argument_types[7];
   SPIPlanPtr plan;
 };
 
@@ -55,9 +56,55 @@ SavedStatement refresh_statement = {
     {UUIDOID, BYTEAOID, BYTEAOID},
     nullptr};
 
-SavedStatement revoke_statement = {"DELETE FROM authflow.sessions AS s"
-                                   " WHERE s.session_id = $1 AND authflow.secure_equal(s.refresh_hash, $2)"
-                                   " RETURNING s.expires_at > now()",
+// The rotating refresh: with the tenant's refresh_rotation, the pair derived from the presented
+// secret replaces both hashes and the replaced refresh hash is kept (grace window, reuse);
+// without, a random access token replaces the old one and the refresh token stays. k.value = $6
+// holds the statement to the rotation key this backend derived with.
+SavedStatement rotating_refresh_statement = {
+    "UPDATE authflow.sessions AS s"
+    "   SET access_hash = CASE WHEN t.refresh_rotation THEN $3 ELSE $5 END,"
+    "       previous_refresh_hash = CASE WHEN t.refresh_rotation THEN s.refresh_hash ELSE s.previous_refresh_hash END,"
+    "       refresh_hash = CASE WHEN t.refresh_rotation THEN $4 ELSE s.refresh_hash END,"
+    "       rotated_at = CASE WHEN t.refresh_rotation THEN now() ELSE s.rotated_at END,"
+    "       refresh_generation = s.refresh_generation + CASE WHEN t.refresh_rotation THEN 1 ELSE 0 END,"
+    "       expires_at = least(now() + t.session_ttl, s.created_at + t.session_max_lifetime),"
+    "       access_expires_at = least(now() + t.access_token_ttl, now() + t.session_ttl,"
+    "                                 s.created_at + t.session_max_lifetime),"
+    "       refreshed_at = now()"
+    "  FROM authflow.users AS u, authflow.tenants AS t, authflow.secrets AS k"
+    " WHERE s.session_id = $1 AND u.user_key = s.user_key AND t.tenant_id = u.tenant_id"
+    "   AND k.name = 'refresh_rotation' AND k.value = $6"
+    "   AND s.expires_at > now() AND least(now() + t.session_ttl, s.created_at + t.session_max_lifetime) > now()"
+    "   AND authflow.secure_equal(s.refresh_hash, $2)"
+    " RETURNING s.session_id, u.user_id, u.handle, s.access_expires_at, s.expires_at, s.created_at, t.refresh_rotation",
+    6,
+    {UUIDOID, BYTEAOID, BYTEAOID, BYTEAOID, BYTEAOID, BYTEAOID},
+    nullptr};
+
+// What a refresh token that did not match the current one points to (the rare path: a token
+// just replaced, an older one, a forged one, or a new rotation key).
+SavedStatement refresh_miss_statement = {
+    "SELECT s.session_id, u.user_id, u.handle, s.access_expires_at, s.expires_at, s.created_at, t.refresh_rotation,"
+    "       s.previous_refresh_hash, s.refresh_hash, coalesce(s.rotated_at + t.refresh_reuse_grace > now(), false),"
+    "       s.refresh_generation,"
+    "       s.expires_at > now() AND coalesce(s.created_at + t.session_max_lifetime > now(), true), k.value"
+    "  FROM authflow.sessions AS s JOIN authflow.users AS u ON u.user_key = s.user_key"
+    "  JOIN authflow.tenants AS t ON t.tenant_id = u.tenant_id, authflow.secrets AS k"
+    " WHERE s.session_id = $1 AND k.name = 'refresh_rotation'",
+    1,
+    {UUIDOID},
+    nullptr};
+
+SavedStatement rotation_key_statement = {"SELECT value FROM authflow.secrets WHERE name = 'refresh_rotation'", 0, {},
+                                         nullptr};
+
+// Revoking records the event and notifies the tenant's channel in the same statement.
+SavedStatement revoke_statement = {"WITH revoked AS (DELETE FROM authflow.sessions AS s"
+                                   "   WHERE s.session_id = $1 AND authflow.secure_equal(s.refresh_hash, $2)"
+                                   "   RETURNING s.expires_at > now() AS was_live, s.user_key, s.session_id)"
+                                   " SELECT r.was_live, authflow.security_event(u.tenant_id, 'session_revoked', u.user_id,"
+                                   "                                            r.session_id, NULL, true)"
+                                   "   FROM revoked AS r JOIN authflow.users AS u ON u.user_key = r.user_key",
                                    2,
                                    {UUIDOID, BYTEAOID, InvalidOid},
                                    nullptr};
@@ -81,6 +128,19 @@ SavedStatement create_insert_statement = {
     6,
     {INT8OID, UUIDOID, BYTEAOID, BYTEAOID, JSONBOID, INT4OID},
     nullptr};
+
+// RotationKey is the database's rotation key as this backend last read it.
+struct RotationKey {
+  std::size_t size = 0;
+  std::uint8_t bytes[64];
+};
+RotationKey rotation_key;
+
+void RememberRotationKey(Datum value) {
+  const struct varlena *key = PG_DETOAST_DATUM_PACKED(value);
+  rotation_key.size = std::min<std::size_t>(VARSIZE_ANY_EXHDR(key), sizeof rotation_key.bytes);
+  std::memcpy(rotation_key.bytes, VARDATA_ANY(key), rotation_key.size);
+}
 
 // Execute runs a saved statement, preparing it on first use (SPI must be connected). `nulls`
 // marks NULL arguments with 'n', as SPI does; nullptr means none is NULL.
@@ -192,34 +252,158 @@ AUTHFLOW_SQL_FUNCTION(authflow_session_create) {
   return static_cast<Datum>(0);
 }
 
-// authflow_session_refresh returns a new access token for a live refresh token, or no row.
+namespace {
+
+// TokenText is the text datum of a token.
+Datum TokenText(const authflow::IssuedToken &token) {
+  return PointerGetDatum(cstring_to_text_with_len(token.text.data(), static_cast<int>(token.text.size())));
+}
+
+// SameKey is true when `value` is the rotation key this backend derives with.
+bool SameKey(Datum value) {
+  const struct varlena *key = PG_DETOAST_DATUM_PACKED(value);
+  return VARSIZE_ANY_EXHDR(key) == rotation_key.size && std::memcmp(VARDATA_ANY(key), rotation_key.bytes, rotation_key.size) == 0;
+}
+
+// Matches compares a bytea value with a digest in constant time.
+bool Matches(Datum stored, bool is_null, const authflow::Sha256Digest &digest) {
+  if (is_null)
+    return false;
+  const struct varlena *bytes = PG_DETOAST_DATUM_PACKED(stored);
+  return authflow::secure_equal(VARDATA_ANY(bytes), VARSIZE_ANY_EXHDR(bytes), digest.data(), digest.size());
+}
+
+// kReuseChainLimit bounds how far back a presented refresh token is recognised as one of its
+// session's replaced tokens (a session refreshed every 15 minutes: ten days). Older ones are
+// only invalid.
+constexpr int kReuseChainLimit = 1000;
+
+// PutRow writes the output row: session_id, user_id, handle, access_token, access_expires_at,
+// expires_at, created_at (columns 1-6 of `row`), then new_refresh_token in the current shape.
+void PutRow(ReturnSetInfo *result, HeapTuple row, TupleDesc row_descriptor, Datum access_token,
+            const authflow::IssuedToken *new_refresh) {
+  Datum values[8];
+  bool nulls[8] = {};
+  values[0] = SPI_getbinval(row, row_descriptor, 1, &nulls[0]);
+  values[1] = SPI_getbinval(row, row_descriptor, 2, &nulls[1]);
+  values[2] = SPI_getbinval(row, row_descriptor, 3, &nulls[2]);
+  values[3] = access_token;
+  values[4] = SPI_getbinval(row, row_descriptor, 4, &nulls[4]);
+  values[5] = SPI_getbinval(row, row_descriptor, 5, &nulls[5]);
+  values[6] = SPI_getbinval(row, row_descriptor, 6, &nulls[6]);
+  values[7] = new_refresh == nullptr ? static_cast<Datum>(0) : TokenText(*new_refresh);
+  nulls[7] = new_refresh == nullptr;
+  tuplestore_putvalues(result->setResult, result->setDesc, values, nulls); // copies the values
+}
+
+} // namespace
+
+// authflow_session_refresh returns a new access token (and, with rotation, a new refresh token)
+// for a live refresh token, or no row. Under 0.1.0's declaration (seven columns, until ALTER
+// EXTENSION UPDATE) it refreshes as 0.1.0 did.
 AUTHFLOW_SQL_FUNCTION(authflow_session_refresh) {
-  ReturnSetInfo *result = authflow::pg::MaterializeResult(fcinfo, "authflow.session_refresh",
-                                   {UUIDOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID});
+  ReturnSetInfo *result = nullptr;
+  const bool current_shape = authflow::pg::MaterializeResultOfEither(
+      fcinfo, "authflow.session_refresh",
+      {UUIDOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID},
+      {UUIDOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID}, &result);
   const authflow::pg::TokenArgument token = authflow::pg::ParseTokenArgument(fcinfo, 0, authflow::TokenKind::refresh);
   if (!token.valid)
     return static_cast<Datum>(0);
-  const authflow::IssuedToken access = authflow::token_issue(authflow::TokenKind::access, token.row_id);
-
-  Datum arguments[3] = {UUIDPGetDatum(&token.row_uuid),
-                        authflow::pg::ByteaDatum(token.secret_hash.data(), token.secret_hash.size()),
-                        authflow::pg::ByteaDatum(access.secret_hash.data(), access.secret_hash.size())};
+  const authflow::IssuedToken random_access = authflow::token_issue(authflow::TokenKind::access, token.row_id);
+  const Datum session_id = UUIDPGetDatum(&token.row_uuid);
+  const Datum presented_hash = authflow::pg::ByteaDatum(token.secret_hash.data(), token.secret_hash.size());
   SPI_connect();
-  Execute(refresh_statement, arguments);
-  if (SPI_processed == 1) {
-    // Output: session_id, user_id, handle, access_token, access_expires_at, expires_at, created_at.
+
+  if (!current_shape) {
+    Datum arguments[3] = {session_id, presented_hash,
+                          authflow::pg::ByteaDatum(random_access.secret_hash.data(), random_access.secret_hash.size())};
+    Execute(refresh_statement, arguments);
+    if (SPI_processed == 1) {
+      HeapTuple row = SPI_tuptable->vals[0];
+      Datum values[7];
+      bool nulls[7] = {};
+      for (int column = 0; column < 3; ++column)
+        values[column] = SPI_getbinval(row, SPI_tuptable->tupdesc, column + 1, &nulls[column]);
+      values[3] = TokenText(random_access);
+      for (int column = 4; column < 7; ++column)
+        values[column] = SPI_getbinval(row, SPI_tuptable->tupdesc, column, &nulls[column]);
+      tuplestore_putvalues(result->setResult, result->setDesc, values, nulls);
+    }
+    SPI_finish();
+    return static_cast<Datum>(0);
+  }
+
+  if (rotation_key.size == 0) {
+    Execute(rotation_key_statement, nullptr);
+    bool is_null = true;
+    if (SPI_processed == 1) {
+      const Datum key = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &is_null);
+      if (!is_null)
+        RememberRotationKey(key);
+    }
+  }
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    const authflow::RotatedPair next =
+        authflow::rotate(token.row_id, token.secret, rotation_key.bytes, rotation_key.size);
+    Datum arguments[6] = {session_id,
+                          presented_hash,
+                          authflow::pg::ByteaDatum(next.access.secret_hash.data(), next.access.secret_hash.size()),
+                          authflow::pg::ByteaDatum(next.refresh.secret_hash.data(), next.refresh.secret_hash.size()),
+                          authflow::pg::ByteaDatum(random_access.secret_hash.data(), random_access.secret_hash.size()),
+                          authflow::pg::ByteaDatum(rotation_key.bytes, rotation_key.size)};
+    Execute(rotating_refresh_statement, arguments);
+    if (SPI_processed == 1) {
+      bool is_null;
+      HeapTuple row = SPI_tuptable->vals[0];
+      const bool rotated = DatumGetBool(SPI_getbinval(row, SPI_tuptable->tupdesc, 7, &is_null));
+      PutRow(result, row, SPI_tuptable->tupdesc, TokenText(rotated ? next.access : random_access),
+             rotated ? &next.refresh : nullptr);
+      break;
+    }
+
+    // The rare path: not the current refresh token of a live session (or another key).
+    Execute(refresh_miss_statement, &arguments[0]);
+    if (SPI_processed != 1)
+      break;
     HeapTuple row = SPI_tuptable->vals[0];
     TupleDesc row_descriptor = SPI_tuptable->tupdesc;
-    Datum values[7];
-    bool nulls[7] = {};
-    values[0] = SPI_getbinval(row, row_descriptor, 1, &nulls[0]);
-    values[1] = SPI_getbinval(row, row_descriptor, 2, &nulls[1]);
-    values[2] = SPI_getbinval(row, row_descriptor, 3, &nulls[2]);
-    values[3] = PointerGetDatum(cstring_to_text_with_len(access.text.data(), static_cast<int>(access.text.size())));
-    values[4] = SPI_getbinval(row, row_descriptor, 4, &nulls[4]);
-    values[5] = SPI_getbinval(row, row_descriptor, 5, &nulls[5]);
-    values[6] = SPI_getbinval(row, row_descriptor, 6, &nulls[6]);
-    tuplestore_putvalues(result->setResult, result->setDesc, values, nulls); // copies the values
+    bool is_null, previous_null, current_null;
+    const Datum key = SPI_getbinval(row, row_descriptor, 13, &is_null);
+    if (!is_null && !SameKey(key)) {
+      RememberRotationKey(key); // the extension was re-created: derive with the new key, once
+      continue;
+    }
+    const bool rotation = DatumGetBool(SPI_getbinval(row, row_descriptor, 7, &is_null));
+    const Datum previous_hash = SPI_getbinval(row, row_descriptor, 8, &previous_null);
+    const Datum current_hash = SPI_getbinval(row, row_descriptor, 9, &current_null);
+    const bool in_grace = DatumGetBool(SPI_getbinval(row, row_descriptor, 10, &is_null));
+    const int generation = DatumGetInt32(SPI_getbinval(row, row_descriptor, 11, &is_null));
+    const bool live = DatumGetBool(SPI_getbinval(row, row_descriptor, 12, &is_null));
+    if (!rotation || !live)
+      break;
+    if (Matches(previous_hash, previous_null, token.secret_hash) && in_grace) {
+      // A benign race (two tabs, a retry): the same pair the winner stored, derived again.
+      PutRow(result, row, row_descriptor, TokenText(next.access), &next.refresh);
+      break;
+    }
+    // Reuse: the token just replaced, after the window, or an older one of the same chain.
+    int generations_back = Matches(previous_hash, previous_null, token.secret_hash) ? 1 : 0;
+    authflow::Secret walked = token.secret;
+    for (int step = 1; generations_back == 0 && step <= std::min(generation, kReuseChainLimit); ++step) {
+      walked = authflow::next_refresh_secret(walked, rotation_key.bytes, rotation_key.size);
+      const authflow::Sha256Digest walked_hash = authflow::sha256(walked.data(), walked.size());
+      if (Matches(current_hash, current_null, walked_hash))
+        generations_back = step;
+      else if (Matches(previous_hash, previous_null, walked_hash))
+        generations_back = step + 1;
+    }
+    if (generations_back > 0) {
+      Oid types[2] = {UUIDOID, INT4OID};
+      Datum values[2] = {session_id, Int32GetDatum(generations_back)};
+      SPI_execute_with_args("SELECT authflow.session_reuse_detected($1, $2)", 2, types, values, nullptr, false, 1);
+    }
+    break;
   }
   SPI_finish();
   return static_cast<Datum>(0);

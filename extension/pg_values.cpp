@@ -63,6 +63,18 @@ ReturnSetInfo *MaterializeResult(FunctionCallInfo fcinfo, const char *function, 
   return reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
 }
 
+bool MaterializeResultOfEither(FunctionCallInfo fcinfo, const char *function, std::initializer_list<Oid> older,
+                               std::initializer_list<Oid> current, ReturnSetInfo **result) {
+  TupleDesc declared = nullptr;
+  if (get_call_result_type(fcinfo, nullptr, &declared) != TYPEFUNC_COMPOSITE)
+    declared = nullptr;
+  const bool is_older = declared != nullptr && declared->natts == static_cast<int>(older.size());
+  RequireResultShape(declared, function, is_older ? older : current);
+  InitMaterializedSRF(fcinfo, 0);
+  *result = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+  return !is_older;
+}
+
 TokenArgument ParseTokenArgument(FunctionCallInfo fcinfo, int argument, TokenKind kind) {
   TokenArgument parsed{};
   if (PG_ARGISNULL(argument))
@@ -75,6 +87,7 @@ TokenArgument ParseTokenArgument(FunctionCallInfo fcinfo, int argument, TokenKin
   parsed.row_id = token->row_id;
   std::memcpy(parsed.row_uuid.data, token->row_id.data(), sizeof parsed.row_uuid.data);
   parsed.secret_hash = sha256(token->secret.data(), token->secret.size());
+  parsed.secret = token->secret;
   return parsed;
 }
 

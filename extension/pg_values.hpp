@@ -29,6 +29,7 @@ struct TokenArgument {
   RowId row_id;
   pg_uuid_t row_uuid;
   Sha256Digest secret_hash;
+  Secret secret; // the raw secret: for derivations (rotation), never stored or logged
 };
 
 // RequireResultShape checks the result row a function is declared with (in SQL, which may be of
@@ -41,6 +42,13 @@ void RequireResultShape(TupleDesc declared, const char *function, std::initializ
 // (once per function, by OID: a re-declared function has a new one) that its SQL declaration
 // has the columns given here, with RequireResultShape.
 ReturnSetInfo *MaterializeResult(FunctionCallInfo fcinfo, const char *function, std::initializer_list<Oid> columns);
+
+// MaterializeResultOfEither is MaterializeResult for a function whose result grew in a release:
+// `older` is the shape an older version's SQL declares, `current` this version's. It returns
+// true for the current shape, false for the older one (which the function keeps serving until
+// ALTER EXTENSION UPDATE), and throws 39000 for any other.
+bool MaterializeResultOfEither(FunctionCallInfo fcinfo, const char *function, std::initializer_list<Oid> older,
+                               std::initializer_list<Oid> current, ReturnSetInfo **result);
 
 // ParseTokenArgument reads argument `argument` as a token of `kind`.
 TokenArgument ParseTokenArgument(FunctionCallInfo fcinfo, int argument, TokenKind kind);

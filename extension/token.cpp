@@ -119,7 +119,10 @@ RowId time_ordered_row_id() {
 IssuedToken token_issue(TokenKind kind, const RowId &row_id) {
   Secret secret;
   random_bytes(secret.data(), secret.size());
+  return token_from_secret(kind, row_id, secret);
+}
 
+IssuedToken token_from_secret(TokenKind kind, const RowId &row_id, const Secret &secret) noexcept {
   IssuedToken issued;
   char *out = issued.text.data();
   const std::string_view prefix = token_prefix(kind);
@@ -181,6 +184,33 @@ const char *token_kind_list() noexcept {
     }
   }
   return list;
+}
+
+namespace {
+
+// Derived is HMAC-SHA-256 under `key` of one label byte and a secret: labels keep the refresh
+// and access secrets of one step apart.
+static_assert(kSecretSize == kSha256Size, "a derived secret is one HMAC-SHA-256");
+Secret Derived(std::uint8_t label, const Secret &secret, const std::uint8_t *key, std::size_t key_size) noexcept {
+  std::uint8_t input[1 + kSecretSize];
+  input[0] = label;
+  std::memcpy(input + 1, secret.data(), kSecretSize);
+  const Sha256Digest digest = hmac_sha256(key, key_size, input, sizeof input);
+  Secret out;
+  std::memcpy(out.data(), digest.data(), kSecretSize);
+  return out;
+}
+
+} // namespace
+
+Secret next_refresh_secret(const Secret &secret, const std::uint8_t *key, std::size_t key_size) noexcept {
+  return Derived('r', secret, key, key_size);
+}
+
+RotatedPair rotate(const RowId &session_id, const Secret &presented, const std::uint8_t *key,
+                   std::size_t key_size) noexcept {
+  return {token_from_secret(TokenKind::refresh, session_id, next_refresh_secret(presented, key, key_size)),
+          token_from_secret(TokenKind::access, session_id, Derived('a', presented, key, key_size))};
 }
 
 } // namespace authflow

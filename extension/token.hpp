@@ -60,6 +60,24 @@ struct IssuedToken {
 // token_issue makes a new token of `kind` for row `row_id` with a fresh secret.
 IssuedToken token_issue(TokenKind kind, const RowId &row_id);
 
+// token_from_secret makes the token of `kind` for row `row_id` with the given secret.
+IssuedToken token_from_secret(TokenKind kind, const RowId &row_id, const Secret &secret) noexcept;
+
+// RotatedPair is the pair of tokens a refresh with rotation hands out: both secrets derived from
+// the presented refresh token's secret with HMAC-SHA-256 under the extension's rotation key, so
+// the server can derive the same pair again (concurrent refreshes inside the grace window) and
+// recognise an older token of the chain (reuse) without ever storing a raw token.
+struct RotatedPair {
+  IssuedToken refresh;
+  IssuedToken access;
+};
+
+// rotate derives the next pair from a refresh token's secret.
+RotatedPair rotate(const RowId &session_id, const Secret &presented, const std::uint8_t *key, std::size_t key_size) noexcept;
+
+// next_refresh_secret is the refresh secret that follows `secret` in a session's chain.
+Secret next_refresh_secret(const Secret &secret, const std::uint8_t *key, std::size_t key_size) noexcept;
+
 // ParsedToken is a token split into its parts.
 struct ParsedToken {
   TokenKind kind;

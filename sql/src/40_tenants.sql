@@ -9,7 +9,10 @@ CREATE OR REPLACE FUNCTION authflow.tenant_set(
   cli_attempt_max_ttl         interval DEFAULT NULL,
   anonymous_user_retention    interval DEFAULT NULL,
   remove_session_max_lifetime boolean DEFAULT false,
-  refresh_cookie_name         text DEFAULT NULL)
+  refresh_cookie_name         text DEFAULT NULL,
+  refresh_rotation            boolean DEFAULT NULL,
+  refresh_reuse_grace         interval DEFAULT NULL,
+  security_event_retention    interval DEFAULT NULL)
 RETURNS authflow.tenant_settings
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -29,7 +32,9 @@ BEGIN
       ('session_max_lifetime', session_max_lifetime, interval '10 years'),
       ('cli_attempt_ttl', cli_attempt_ttl, interval '7 days'),
       ('cli_attempt_max_ttl', cli_attempt_max_ttl, interval '7 days'),
-      ('anonymous_user_retention', anonymous_user_retention, interval '10 years')) AS v(name, value, maximum) LOOP
+      ('anonymous_user_retention', anonymous_user_retention, interval '10 years'),
+      ('refresh_reuse_grace', refresh_reuse_grace, interval '5 minutes'),
+      ('security_event_retention', security_event_retention, interval '10 years')) AS v(name, value, maximum) LOOP
     IF setting.value IS NOT NULL AND (setting.value <= interval '0' OR setting.value > setting.maximum) THEN
       RAISE EXCEPTION '% must be greater than 0 and at most %', setting.name, setting.maximum
         USING ERRCODE = 'invalid_parameter_value';
@@ -54,6 +59,9 @@ BEGIN
     cli_attempt_max_ttl = coalesce(cli_attempt_max_ttl, t.cli_attempt_max_ttl),
     anonymous_user_retention = coalesce(anonymous_user_retention, t.anonymous_user_retention),
     refresh_cookie_name = coalesce(refresh_cookie_name, t.refresh_cookie_name),
+    refresh_rotation = coalesce(refresh_rotation, t.refresh_rotation),
+    refresh_reuse_grace = coalesce(refresh_reuse_grace, t.refresh_reuse_grace),
+    security_event_retention = coalesce(security_event_retention, t.security_event_retention),
     updated_at = now()
   WHERE t.name = tenant
   RETURNING * INTO settings;
@@ -68,9 +76,10 @@ BEGIN
   END IF;
   RETURN ROW(settings.name, settings.session_ttl, settings.access_token_ttl, settings.session_max_lifetime,
              settings.cli_attempt_ttl, settings.cli_attempt_max_ttl, settings.anonymous_user_retention,
-             settings.refresh_cookie_name)::authflow.tenant_settings;
+             settings.refresh_cookie_name, settings.refresh_rotation, settings.refresh_reuse_grace,
+             settings.security_event_retention)::authflow.tenant_settings;
 END $$;
-COMMENT ON FUNCTION authflow.tenant_set(text, interval, interval, interval, interval, interval, interval, boolean, text) IS
+COMMENT ON FUNCTION authflow.tenant_set(text, interval, interval, interval, interval, interval, interval, boolean, text, boolean, interval, interval) IS
   'Creates or updates a tenant''s settings (NULL keeps the current value) and returns them; out-of-range values raise 22023';
 
 CREATE OR REPLACE FUNCTION authflow.tenant_get(tenant text DEFAULT 'default')
@@ -79,7 +88,8 @@ LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT ROW(s.name, s.session_ttl, s.access_token_ttl, s.session_max_lifetime, s.cli_attempt_ttl,
-         s.cli_attempt_max_ttl, s.anonymous_user_retention, s.refresh_cookie_name)::authflow.tenant_settings
+         s.cli_attempt_max_ttl, s.anonymous_user_retention, s.refresh_cookie_name, s.refresh_rotation,
+         s.refresh_reuse_grace, s.security_event_retention)::authflow.tenant_settings
     FROM authflow.require_tenant(tenant) AS s
 $$;
 COMMENT ON FUNCTION authflow.tenant_get(text) IS 'The settings of a tenant; 22023 when there is no such tenant';

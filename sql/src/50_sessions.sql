@@ -111,12 +111,12 @@ COMMENT ON FUNCTION authflow.session_validate_routed(text) IS
 -- statement each, run with the token parsed and hashed once.
 CREATE OR REPLACE FUNCTION authflow.session_refresh(refresh_token text)
 RETURNS TABLE (session_id uuid, user_id text, handle text, access_token text, access_expires_at timestamptz,
-               expires_at timestamptz, created_at timestamptz)
+               expires_at timestamptz, created_at timestamptz, new_refresh_token text)
 AS 'MODULE_PATHNAME', 'authflow_session_refresh'
 LANGUAGE C VOLATILE STRICT SECURITY DEFINER ROWS 1
 SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION authflow.session_refresh(text) IS
-  'A new access token for a live refresh token (the previous one stops working at once); expiry slides, never past the tenant''s cap. No row when invalid.';
+  'A new access token for a live refresh token (the previous one stops working at once); expiry slides, never past the tenant''s cap. With the tenant''s refresh_rotation, also a new refresh token (else new_refresh_token is NULL: keep the one you have); the replaced one answers with the same pair during the grace window, and after it revokes the session (reuse). No row when invalid.';
 
 CREATE OR REPLACE FUNCTION authflow.session_revoke(refresh_token text)
 RETURNS boolean
@@ -141,10 +141,35 @@ BEGIN
      WHERE u.tenant_id = settings.tenant_id AND u.user_id = session_revoke_all.user_id AND s.user_key = u.user_key
     RETURNING s.expires_at > now() AS was_live)
   SELECT count(*) FILTER (WHERE was_live) INTO revoked FROM deleted;
+  PERFORM authflow.security_event(settings.tenant_id, 'sessions_revoked_all', session_revoke_all.user_id, NULL,
+                                  jsonb_build_object('revoked', revoked), true);
   RETURN revoked;
 END $$;
 COMMENT ON FUNCTION authflow.session_revoke_all(text, text) IS
   'Deletes every session of a user; returns how many of them were live';
+
+-- session_reuse_detected ends a session whose rotated-away refresh token came back after the
+-- grace window (stolen and replayed, or a client that kept an old one): every token of it dies,
+-- and the event is recorded and sent.
+CREATE OR REPLACE FUNCTION authflow.session_reuse_detected(reused_session_id uuid, generations_back integer)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  gone record;
+BEGIN
+  DELETE FROM authflow.sessions AS s WHERE s.session_id = reused_session_id RETURNING s.user_key INTO gone;
+  IF NOT FOUND THEN
+    RETURN false;
+  END IF;
+  PERFORM authflow.security_event(u.tenant_id, 'refresh_token_reuse', u.user_id, reused_session_id,
+                                  jsonb_build_object('generations_back', generations_back), true)
+     FROM authflow.users AS u WHERE u.user_key = gone.user_key;
+  RETURN true;
+END $$;
+COMMENT ON FUNCTION authflow.session_reuse_detected(uuid, integer) IS
+  'Internal: revokes a session whose replaced refresh token was presented again, and records and notifies refresh_token_reuse';
 
 CREATE OR REPLACE FUNCTION authflow.session_list(user_id text, tenant text DEFAULT 'default')
 RETURNS TABLE (session_id uuid, kind text, created_at timestamptz, refreshed_at timestamptz,

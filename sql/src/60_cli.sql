@@ -217,6 +217,9 @@ BEGIN
     RAISE EXCEPTION 'Invalid login code or the code has expired' USING ERRCODE = 'AF020';
   END IF;
 
+  PERFORM authflow.security_event(settings.tenant_id, 'cli_login_completed', browser.user_id, browser.session_id,
+                                  jsonb_build_object('merge', coalesce(merge, false)), false);
+
   -- Only on explicit request, and only a live, still-anonymous CLI user other than the browser's.
   -- Any failure of the merge rolls back the completion with it.
   IF merge THEN

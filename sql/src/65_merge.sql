@@ -190,6 +190,9 @@ BEGIN
   GET DIAGNOSTICS sessions_revoked = ROW_COUNT;
   UPDATE authflow.cli_attempts AS a SET completed_user_key = target_key WHERE a.completed_user_key = anon_key;
   DELETE FROM authflow.users AS u WHERE u.user_key = anon_key;
+  PERFORM authflow.security_event(target.tenant_id, 'merge_performed', target.user_id, NULL,
+                                  jsonb_build_object('anon_user_id', anon.user_id, 'sessions_revoked', sessions_revoked,
+                                                     'tables', tables), false);
   RETURN jsonb_build_object('anon_user_id', anon.user_id, 'target_user_id', target.user_id,
                             'sessions_revoked', sessions_revoked, 'tables', tables);
 END $$;

@@ -42,6 +42,9 @@ BEGIN
   END IF;
   deleted := authflow.purge_rows('authflow.sessions', 'expires_at <= now()', max_rows);
   deleted := deleted + authflow.purge_rows('authflow.cli_attempts', 'expires_at <= now()', max_rows - deleted);
+  deleted := deleted + authflow.purge_rows('authflow.security_events',
+    'occurred_at < now() - (SELECT t.security_event_retention FROM authflow.tenants AS t
+                             WHERE t.tenant_id = security_events.tenant_id)', max_rows - deleted);
   deleted := deleted + authflow.purge_rows('authflow.rate_counters', 'window_start < now() - interval ''1 minute''',
                                            max_rows - deleted);
   -- Anonymous users nobody can sign in as any more, past their tenant's retention.
@@ -114,10 +117,10 @@ BEGIN
   END LOOP;
 END $$;
 COMMENT ON FUNCTION authflow.set_durable(boolean) IS
-  'true: sessions and CLI attempts become logged tables (survive crashes, visible on replicas); false: unlogged (the default). Rewrites the tables under an exclusive lock.';
+  'true: sessions, CLI attempts and security events become logged tables (survive crashes, visible on replicas); false: unlogged (the default). Rewrites the tables under an exclusive lock.';
 
 CREATE OR REPLACE FUNCTION authflow.volatile_tables()
 RETURNS regclass[]
 LANGUAGE sql STABLE
-RETURN ARRAY['authflow.sessions'::regclass, 'authflow.cli_attempts'::regclass];
+RETURN ARRAY['authflow.sessions'::regclass, 'authflow.cli_attempts'::regclass, 'authflow.security_events'::regclass];
 COMMENT ON FUNCTION authflow.volatile_tables() IS 'Internal: the tables that are unlogged unless set_durable(true)';

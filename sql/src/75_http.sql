@@ -17,6 +17,7 @@ BEGIN
   END IF;
   SELECT * INTO key FROM authflow.token_issue('key', id);
   INSERT INTO authflow.api_keys (key_id, tenant_id, kind, key_hash) VALUES (id, settings.tenant_id, kind, key.secret_hash);
+  PERFORM authflow.security_event(settings.tenant_id, 'api_key_created', NULL, NULL, jsonb_build_object('key_id', id), false);
   RETURN key.token;
 END $$;
 COMMENT ON FUNCTION authflow.api_key_create(text, text) IS 'A new API key of a tenant, returned raw once (stored hashed)';
@@ -26,11 +27,19 @@ RETURNS boolean
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+  revoked record;
 BEGIN
   UPDATE authflow.api_keys AS k SET revoked_at = now()
     FROM authflow.token_parse(key, 'key') AS p
-   WHERE k.key_id = p.row_id AND authflow.secure_equal(k.key_hash, p.secret_hash) AND k.revoked_at IS NULL;
-  RETURN FOUND;
+   WHERE k.key_id = p.row_id AND authflow.secure_equal(k.key_hash, p.secret_hash) AND k.revoked_at IS NULL
+  RETURNING k.tenant_id, k.key_id INTO revoked;
+  IF NOT FOUND THEN
+    RETURN false;
+  END IF;
+  PERFORM authflow.security_event(revoked.tenant_id, 'api_key_revoked', NULL, NULL,
+                                  jsonb_build_object('key_id', revoked.key_id), false);
+  RETURN true;
 END $$;
 COMMENT ON FUNCTION authflow.api_key_revoke(text) IS 'Revokes an API key; false when it is unknown or already revoked';
 
@@ -438,8 +447,12 @@ BEGIN
     IF result.session_id IS NULL THEN
       RETURN problem;
     END IF;
-    RETURN authflow.http_json(200, to_jsonb(result),
-                              jsonb_build_object('set-cookie', authflow.http_refresh_cookie(token, result.expires_at, settings)));
+    -- With rotation, the new refresh token replaces the cookie and is in the body; without, the
+    -- cookie is set again with the same token (its expiry slid).
+    RETURN authflow.http_json(200, to_jsonb(result) - 'new_refresh_token'
+                                   || jsonb_strip_nulls(jsonb_build_object('refresh_token', result.new_refresh_token)),
+                              jsonb_build_object('set-cookie', authflow.http_refresh_cookie(
+                                coalesce(result.new_refresh_token, token), result.expires_at, settings)));
 
   WHEN '/api/v1/users/{user_id}/sessions' THEN
     problem := authflow.http_server_key_problem(headers, settings);

@@ -14,13 +14,15 @@ DECLARE
     'authflow.tenant_get(text)', 'authflow.user_create_anonymous(text)', 'authflow.user_upgrade(text, text, text)',
     'authflow.cli_start(interval, text, jsonb, text)', 'authflow.cli_poll(text, text)', 'authflow.cli_check(text, text)',
     'authflow.cli_claim_anon_session(text, text)', 'authflow.cli_complete(text, text, boolean, text)',
-    'authflow.merge_anonymous_user(text, text, text)', 'authflow.http(text, text, jsonb, text)'];
+    'authflow.merge_anonymous_user(text, text, text)', 'authflow.http(text, text, jsonb, text)',
+    'authflow.notify_channel(text)'];
   admin text[] := ARRAY[
-    'authflow.tenant_set(text, interval, interval, interval, interval, interval, interval, boolean, text)',
+    'authflow.tenant_set(text, interval, interval, interval, interval, interval, interval, boolean, text, boolean, interval, interval)',
     'authflow.purge_expired(integer)', 'authflow.schedule_purge()', 'authflow.unschedule_purge()',
     'authflow.set_durable(boolean)', 'authflow.merge_rule_add(regclass, name, name[], text, boolean, name)',
     'authflow.merge_rule_remove(regclass, name)', 'authflow.api_key_create(text, text)', 'authflow.api_key_revoke(text)',
-    'authflow.rate_limit_set(text, integer, integer, text)', 'authflow.rate_limit_get(text)'];
+    'authflow.rate_limit_set(text, integer, integer, text)', 'authflow.rate_limit_get(text)',
+    'authflow.security_events_list(text, timestamptz, integer)'];
 BEGIN
   RETURN (SELECT array_agg(signature::regprocedure ORDER BY signature)
             FROM unnest(api || CASE WHEN include_admin THEN admin ELSE '{}' END) AS signature);

@@ -6,7 +6,7 @@ CREATE TABLE authflow.tenants (
   name                     text NOT NULL UNIQUE,
   session_ttl              interval NOT NULL DEFAULT '7 days',
   access_token_ttl         interval NOT NULL DEFAULT '15 minutes',
-  session_max_lifetime     interval,                     -- NULL: sliding sessions are not capped
+  session_max_lifetime     interval DEFAULT '90 days',   -- NULL: sliding sessions are not capped
   cli_attempt_ttl          interval NOT NULL DEFAULT '2 hours',
   cli_attempt_max_ttl      interval NOT NULL DEFAULT '24 hours',
   anonymous_user_retention interval NOT NULL DEFAULT '30 days',
@@ -14,10 +14,18 @@ CREATE TABLE authflow.tenants (
   updated_at               timestamptz NOT NULL DEFAULT now(),
   -- The refresh-token cookie: a __Host- name is pinned to the host (Secure, Path=/, no Domain),
   -- so a sibling subdomain cannot plant one. The default tenant keeps 0.1.0's name.
-  refresh_cookie_name      text NOT NULL DEFAULT '__Host-authflow_refresh'
+  refresh_cookie_name      text NOT NULL DEFAULT '__Host-authflow_refresh',
+  -- Refresh-token rotation with reuse detection (new tenants: on); within the grace window the
+  -- token just replaced still answers with the same new pair (two tabs, a retried request).
+  refresh_rotation         boolean NOT NULL DEFAULT true,
+  refresh_reuse_grace      interval NOT NULL DEFAULT '10 seconds',
+  security_event_retention interval NOT NULL DEFAULT '90 days'
 );
 COMMENT ON TABLE authflow.tenants IS 'One row per tenant (project): TTLs and flow settings; see authflow.tenant_set';
-INSERT INTO authflow.tenants (name, refresh_cookie_name) VALUES ('default', 'authflow_refresh');
+-- The default tenant keeps the contract of the stores authflow replaces (0.1.0's): its cookie, one
+-- refresh token for a session's life, no absolute cap. tenant_set changes any of it.
+INSERT INTO authflow.tenants (name, refresh_cookie_name, refresh_rotation, session_max_lifetime)
+VALUES ('default', 'authflow_refresh', false, NULL);
 
 -- One row per user of a tenant. user_key is the internal id sessions point to, so that renaming
 -- a handle or upgrading an anonymous user touches one row, whatever the number of sessions.
@@ -47,7 +55,11 @@ CREATE UNLOGGED TABLE authflow.sessions (
   kind              text NOT NULL CHECK (kind IN ('web', 'cli', 'anonymous')),
   access_hash       bytea NOT NULL,   -- SHA-256 of the access token's secret
   refresh_hash      bytea NOT NULL,   -- SHA-256 of the refresh token's secret
-  client            jsonb             -- what the caller said about the client (user agent, ...)
+  client            jsonb,            -- what the caller said about the client (user agent, ...)
+  -- Rotation: the hash of the refresh token the current one replaced, when, and how many times.
+  previous_refresh_hash bytea,
+  rotated_at        timestamptz,
+  refresh_generation integer NOT NULL DEFAULT 0
 ) WITH (fillfactor = 90);
 COMMENT ON TABLE authflow.sessions IS 'One row per session; only hashes of token secrets; unlogged unless authflow.set_durable(true)';
 -- A btree, not a hash index: deduplication stores a user's sessions under one key (15 bytes a
@@ -123,6 +135,32 @@ CREATE UNLOGGED TABLE authflow.rate_counters (
 );
 COMMENT ON TABLE authflow.rate_counters IS 'Requests per minute per tenant, action and client address (rate limits); unlogged';
 
+-- The extension's own keys; only its functions read them. refresh_rotation keys the HMAC that
+-- derives a rotated refresh token's successor (see extension/token.hpp).
+CREATE TABLE authflow.secrets (
+  name  text NOT NULL PRIMARY KEY,
+  value bytea NOT NULL
+);
+COMMENT ON TABLE authflow.secrets IS 'Keys of the extension (the refresh-rotation HMAC key); readable by its functions only';
+
+-- Security events per tenant: reuse of a rotated refresh token, revocations, CLI logins, merges,
+-- API keys. No secret in them. They share the sessions' durability (set_durable) and are purged
+-- after the tenant's security_event_retention.
+CREATE UNLOGGED TABLE authflow.security_events (
+  event_id    bigint GENERATED ALWAYS AS IDENTITY,
+  occurred_at timestamptz NOT NULL DEFAULT now(),
+  tenant_id   integer NOT NULL,
+  kind        text NOT NULL CHECK (kind IN ('refresh_token_reuse', 'session_revoked', 'sessions_revoked_all',
+                                            'cli_login_completed', 'merge_performed', 'api_key_created',
+                                            'api_key_revoked')),
+  user_id     text,
+  session_id  uuid,
+  details     jsonb NOT NULL DEFAULT '{}',
+  PRIMARY KEY (tenant_id, event_id)
+);
+COMMENT ON TABLE authflow.security_events IS 'Security events per tenant (no secrets); see authflow.security_events_list';
+CREATE INDEX security_events_tenant_time ON authflow.security_events (tenant_id, occurred_at);
+
 -- Application data that pg_dump must keep (the default tenant is re-created by CREATE EXTENSION).
 SELECT pg_catalog.pg_extension_config_dump('authflow.tenants', 'WHERE name <> ''default''');
 SELECT pg_catalog.pg_extension_config_dump('authflow.users', '');
@@ -131,3 +169,4 @@ SELECT pg_catalog.pg_extension_config_dump('authflow.cli_attempts', '');
 SELECT pg_catalog.pg_extension_config_dump('authflow.merge_rules', '');
 SELECT pg_catalog.pg_extension_config_dump('authflow.api_keys', '');
 SELECT pg_catalog.pg_extension_config_dump('authflow.rate_limits', '');
+SELECT pg_catalog.pg_extension_config_dump('authflow.security_events', '');

@@ -3,7 +3,7 @@
 CREATE TYPE authflow.tenant_settings AS (
   tenant text, session_ttl interval, access_token_ttl interval, session_max_lifetime interval,
   cli_attempt_ttl interval, cli_attempt_max_ttl interval, anonymous_user_retention interval,
-  refresh_cookie_name text);
+  refresh_cookie_name text, refresh_rotation boolean, refresh_reuse_grace interval, security_event_retention interval);
 COMMENT ON TYPE authflow.tenant_settings IS 'The settings of a tenant, as tenant_set and tenant_get return them';
 
 -- RefreshSession is what a refresh token points to, whether live or not.

@@ -47,3 +47,51 @@ ALTER TYPE authflow.tenant_settings ADD ATTRIBUTE refresh_cookie_name text;
 -- The cookie helpers of 0.1.0 took no tenant.
 DROP FUNCTION authflow.http_refresh_cookie(text, timestamptz);
 DROP FUNCTION authflow.http_refresh_token(jsonb);
+
+-- Sessions beyond Valkey: refresh-token rotation with reuse detection, an absolute lifetime and
+-- security events. Tenants of 0.1.0 keep one refresh token per session and no cap (their clients
+-- expect it); tenants created from now on get rotation and a 90-day cap.
+ALTER TABLE authflow.tenants ADD COLUMN refresh_rotation boolean NOT NULL DEFAULT false,
+                             ADD COLUMN refresh_reuse_grace interval NOT NULL DEFAULT '10 seconds',
+                             ADD COLUMN security_event_retention interval NOT NULL DEFAULT '90 days';
+ALTER TABLE authflow.tenants ALTER COLUMN refresh_rotation SET DEFAULT true,
+                             ALTER COLUMN session_max_lifetime SET DEFAULT '90 days';
+ALTER TYPE authflow.tenant_settings ADD ATTRIBUTE refresh_rotation boolean, ADD ATTRIBUTE refresh_reuse_grace interval,
+                                    ADD ATTRIBUTE security_event_retention interval;
+ALTER TABLE authflow.sessions ADD COLUMN previous_refresh_hash bytea, ADD COLUMN rotated_at timestamptz,
+                              ADD COLUMN refresh_generation integer NOT NULL DEFAULT 0;
+
+-- The extension's own keys; only its functions read them. refresh_rotation keys the HMAC that
+-- derives a rotated refresh token's successor (see extension/token.hpp).
+CREATE TABLE authflow.secrets (
+  name  text NOT NULL PRIMARY KEY,
+  value bytea NOT NULL
+);
+COMMENT ON TABLE authflow.secrets IS 'Keys of the extension (the refresh-rotation HMAC key); readable by its functions only';
+
+-- Security events per tenant: reuse of a rotated refresh token, revocations, CLI logins, merges,
+-- API keys. No secret in them. They share the sessions' durability (set_durable) and are purged
+-- after the tenant's security_event_retention.
+CREATE UNLOGGED TABLE authflow.security_events (
+  event_id    bigint GENERATED ALWAYS AS IDENTITY,
+  occurred_at timestamptz NOT NULL DEFAULT now(),
+  tenant_id   integer NOT NULL,
+  kind        text NOT NULL CHECK (kind IN ('refresh_token_reuse', 'session_revoked', 'sessions_revoked_all',
+                                            'cli_login_completed', 'merge_performed', 'api_key_created',
+                                            'api_key_revoked')),
+  user_id     text,
+  session_id  uuid,
+  details     jsonb NOT NULL DEFAULT '{}',
+  PRIMARY KEY (tenant_id, event_id)
+);
+COMMENT ON TABLE authflow.security_events IS 'Security events per tenant (no secrets); see authflow.security_events_list';
+CREATE INDEX security_events_tenant_time ON authflow.security_events (tenant_id, occurred_at);
+SELECT pg_catalog.pg_extension_config_dump('authflow.security_events', '');
+-- session_refresh also returns the new refresh token now (a new result type). Dropping it would
+-- drop the grants applications were given (grant_api): keep them for the .after.sql part.
+CREATE TABLE authflow.upgrade_grants AS
+  SELECT 'authflow.session_refresh(text)'::text AS function_signature, a.grantee
+    FROM pg_proc AS p, aclexplode(p.proacl) AS a
+   WHERE p.oid = 'authflow.session_refresh(text)'::regprocedure AND a.privilege_type = 'EXECUTE'
+     AND a.grantee <> p.proowner;
+DROP FUNCTION authflow.session_refresh(text);

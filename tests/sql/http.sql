@@ -1,7 +1,7 @@
 -- http.sql: the HTTP contract of authflow.http, route by route, error by error.
 BEGIN;
 \ir ../fixtures/clean_slate.sql
-SELECT plan(131);
+SELECT plan(133);
 
 -- call(method, path, headers, body): the response as one row.
 CREATE FUNCTION pg_temp.call(method text, path text, headers jsonb DEFAULT '{}', body text DEFAULT '')
@@ -188,8 +188,15 @@ SELECT is((pg_temp.call('POST', '/api/v1/sessions/current/refresh', (SELECT json
           401, 'POST sessions/current/refresh: a token of another tenant without a tenant header is 401');
 SELECT is((pg_temp.current((SELECT access_token FROM other_tenant), '{"x-tenant-id": "http-other"}')).status, 200,
           '... and it refreshed nothing (the access token still works)');
-SELECT is((pg_temp.call('POST', '/api/v1/sessions/current/refresh', (SELECT jsonb_build_object('x-refresh-token', refresh_token, 'x-tenant-id', 'http-other') FROM other_tenant))).status,
-          200, 'POST sessions/current/refresh: 200 with its tenant');
+CREATE TEMP TABLE other_refreshed AS
+  SELECT (pg_temp.call('POST', '/api/v1/sessions/current/refresh', (SELECT jsonb_build_object('x-refresh-token', refresh_token, 'x-tenant-id', 'http-other') FROM other_tenant))).*;
+SELECT is((SELECT status FROM other_refreshed), 200, 'POST sessions/current/refresh: 200 with its tenant');
+-- A new tenant rotates refresh tokens: the body and the cookie carry the new one.
+SELECT isnt((SELECT body::jsonb ->> 'refresh_token' FROM other_refreshed), (SELECT refresh_token FROM other_tenant),
+            'POST sessions/current/refresh with rotation: a new refresh token in the body');
+SELECT ok((SELECT headers ->> 'set-cookie' LIKE '%' || (body::jsonb ->> 'refresh_token') || ';%' FROM other_refreshed),
+          '... and in the cookie');
+UPDATE other_tenant SET refresh_token = (SELECT body::jsonb ->> 'refresh_token' FROM other_refreshed);
 SELECT is((pg_temp.call('DELETE', '/api/v1/sessions/current', (SELECT jsonb_build_object('x-refresh-token', refresh_token) FROM other_tenant))).status,
           401, 'DELETE sessions/current: a token of another tenant without a tenant header is 401');
 SELECT is((SELECT count(*) FROM authflow.session_list('did:plc:http-other-user', 'http-other')), 1::bigint, '... and revoked nothing');

@@ -9,7 +9,8 @@ INSERT INTO recipe VALUES
   ('authflow.cli_attempts', 'attempt_id'),
   ('authflow.rate_counters', 'subject'),
   ('authflow.tenants', NULL), ('authflow.users', NULL), ('authflow.api_keys', NULL), ('authflow.merge_rules', NULL),
-  ('authflow.rate_limits', NULL);
+  ('authflow.rate_limits', NULL), ('authflow.secrets', NULL),
+  ('authflow.security_events', 'tenant_id');
 
 SELECT set_eq($$SELECT oid::regclass FROM pg_class WHERE relnamespace = 'authflow'::regnamespace AND relkind IN ('r', 'p')$$,
               $$SELECT table_name FROM recipe$$, 'the recipe names every table of the extension');
@@ -26,7 +27,8 @@ SELECT is_empty($$
   'no foreign key points at a distributed table');
 SELECT is_empty($$
   SELECT r.table_name FROM recipe AS r
-   WHERE r.distribution_column IS NOT NULL AND r.table_name <> 'authflow.rate_counters'::regclass AND NOT EXISTS (
+   WHERE r.distribution_column IS NOT NULL
+     AND r.table_name NOT IN ('authflow.rate_counters'::regclass, 'authflow.security_events'::regclass) AND NOT EXISTS (
      SELECT 1 FROM pg_index AS i JOIN pg_attribute AS a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
       WHERE i.indrelid = r.table_name AND i.indisprimary AND a.attname = r.distribution_column)$$,
   'the primary key of a distributed table is its distribution column: every token lookup routes to one shard');
