@@ -3,7 +3,7 @@
 -- API key working, with the volatile tables unlogged (the default) and logged (set_durable).
 -- Between the two, the database runs 0.1.0's SQL on the current library: that must work too.
 BEGIN;
-SELECT plan(65);
+SELECT plan(67);
 \ir ../fixtures/catalog.sql
 
 -- The catalog of a fresh install of the default version.
@@ -138,10 +138,22 @@ END $$;
 DROP EXTENSION authflow CASCADE;
 CREATE EXTENSION authflow VERSION '0.1.0';
 SELECT lives_ok($$SELECT pg_temp.make_data()$$, 'the functions of 0.1.0 run on the current library');
+CREATE ROLE authflow_upgrade_app NOLOGIN;
+SELECT authflow.grant_api('authflow_upgrade_app');
+CREATE TEMP TABLE granted_before AS
+  SELECT p.oid::regprocedure::text AS signature FROM pg_proc AS p
+   WHERE p.pronamespace = 'authflow'::regnamespace AND has_function_privilege('authflow_upgrade_app', p.oid, 'EXECUTE')
+     AND NOT has_function_privilege('public', p.oid, 'EXECUTE');  -- 0.1.0 let PUBLIC call three by mistake
+SELECT isnt((SELECT count(*) FROM authflow.session_refresh(pg_temp.token('second refresh'))), 0::bigint,
+            '0.1.0''s session_refresh (seven columns) refreshes on the current library');
 SELECT is((SELECT count(*) FROM authflow.session_validate(pg_temp.token('keep access'))), 1::bigint,
           '0.1.0''s session_validate reads on the current library');
 ALTER EXTENSION authflow UPDATE;
 SELECT * FROM pg_temp.check_data('unlogged');
+SELECT is_empty($$SELECT signature FROM granted_before
+                  WHERE to_regprocedure(signature) IS NOT NULL
+                    AND NOT has_function_privilege('authflow_upgrade_app', signature, 'EXECUTE')$$,
+                'an application role keeps EXECUTE on every function it had, session_refresh (re-created) included');
 SELECT is((SELECT string_agg(relpersistence::text, '' ORDER BY relname) FROM pg_class
             WHERE oid IN ('authflow.sessions'::regclass, 'authflow.cli_attempts'::regclass)), 'uu',
           'unlogged: the volatile tables stay unlogged');

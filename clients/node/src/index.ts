@@ -93,15 +93,21 @@ export function createSessionService(pool: Pool, logger: Logger, config: Session
     settingsApplied ??= (async () => {
       const { rows } = await pool.query(
         `SELECT extract(epoch FROM session_ttl)::float8 AS session_ttl,
-                extract(epoch FROM access_token_ttl)::float8 AS access_token_ttl
+                extract(epoch FROM access_token_ttl)::float8 AS access_token_ttl, refresh_rotation
            FROM authflow.tenant_get($1)`,
         [tenant]
       )
-      const current = rows[0] as { session_ttl: number; access_token_ttl: number } | undefined
-      if (current?.session_ttl === config.sessionTtl && current.access_token_ttl === config.accessTokenTtl) return
+      const current = rows[0] as { session_ttl: number; access_token_ttl: number; refresh_rotation: boolean } | undefined
+      if (
+        current?.session_ttl === config.sessionTtl &&
+        current.access_token_ttl === config.accessTokenTtl &&
+        !current.refresh_rotation
+      )
+        return
+      // Barazo's sid is the session's one refresh token for its whole life: no rotation.
       await pool.query(
         `SELECT authflow.tenant_set($1, session_ttl => make_interval(secs => $2),
-                                    access_token_ttl => make_interval(secs => $3))`,
+                                    access_token_ttl => make_interval(secs => $3), refresh_rotation => false)`,
         [tenant, config.sessionTtl, config.accessTokenTtl]
       )
     })().catch((err: unknown) => {

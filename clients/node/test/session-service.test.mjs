@@ -120,6 +120,17 @@ describe('refreshSession', () => {
     assert.equal((await service.validateAccessToken(refreshed.accessToken))?.did, session.did)
   })
 
+  test('the same sid refreshes again and again (no rotation: the cookie never changes)', async () => {
+    const session = await create(did('refresh-again'))
+    const { rows } = await pool.query('SELECT refresh_rotation FROM authflow.tenant_get($1)', [tenant])
+    assert.equal(rows[0].refresh_rotation, false)
+    for (let i = 0; i < 3; i++) {
+      const refreshed = await service.refreshSession(session.sid)
+      assert.equal(refreshed?.sid, session.sid)
+      issued.push(refreshed.accessToken)
+    }
+  })
+
   test('returns undefined for an unknown or deleted session', async () => {
     assert.equal(await service.refreshSession('afr_nope'), undefined)
     const session = await create(did('refresh-gone'))
