@@ -34,7 +34,7 @@ namespace {
 struct SavedStatement {
   const char *sql;
   int argument_count;
-  Oid argument_types[7];
+  Oid argument_types[8];
   SPIPlanPtr plan;
 };
 
@@ -120,13 +120,14 @@ SavedStatement create_lookup_statement = {
 
 SavedStatement create_insert_statement = {
     "INSERT INTO authflow.sessions AS s (access_expires_at, expires_at, created_at, refreshed_at, user_key,"
-    "                                    session_id, kind, access_hash, refresh_hash, client)"
+    "                                    session_id, kind, access_hash, refresh_hash, client, client_address, user_agent)"
     " SELECT least(now() + t.access_token_ttl, now() + t.session_ttl, now() + t.session_max_lifetime),"
-    "        least(now() + t.session_ttl, now() + t.session_max_lifetime), now(), now(), $1, $2, 'web', $3, $4, $5"
+    "        least(now() + t.session_ttl, now() + t.session_max_lifetime), now(), now(), $1, $2, 'web', $3, $4, $5,"
+    "        $7, left($8, 512)"
     "   FROM authflow.tenants AS t WHERE t.tenant_id = $6"
     " RETURNING s.access_expires_at, s.expires_at, s.created_at",
-    6,
-    {INT8OID, UUIDOID, BYTEAOID, BYTEAOID, JSONBOID, INT4OID},
+    8,
+    {INT8OID, UUIDOID, BYTEAOID, BYTEAOID, JSONBOID, INT4OID, TEXTOID, TEXTOID},
     nullptr};
 
 // RotationKey is the database's rotation key as this backend last read it.
@@ -141,6 +142,19 @@ void RememberRotationKey(Datum value) {
   rotation_key.size = std::min<std::size_t>(VARSIZE_ANY_EXHDR(key), sizeof rotation_key.bytes);
   std::memcpy(rotation_key.bytes, VARDATA_ANY(key), rotation_key.size);
 }
+
+// The insert of 0.1.0's tables (no client_address, user_agent), for 0.1.0's declaration of
+// session_create running on this library until ALTER EXTENSION UPDATE.
+SavedStatement create_insert_legacy_statement = {
+    "INSERT INTO authflow.sessions AS s (access_expires_at, expires_at, created_at, refreshed_at, user_key,"
+    "                                    session_id, kind, access_hash, refresh_hash, client)"
+    " SELECT least(now() + t.access_token_ttl, now() + t.session_ttl, now() + t.session_max_lifetime),"
+    "        least(now() + t.session_ttl, now() + t.session_max_lifetime), now(), now(), $1, $2, 'web', $3, $4, $5"
+    "   FROM authflow.tenants AS t WHERE t.tenant_id = $6"
+    " RETURNING s.access_expires_at, s.expires_at, s.created_at",
+    6,
+    {INT8OID, UUIDOID, BYTEAOID, BYTEAOID, JSONBOID, INT4OID},
+    nullptr};
 
 // Execute runs a saved statement, preparing it on first use (SPI must be connected). `nulls`
 // marks NULL arguments with 'n', as SPI does; nullptr means none is NULL.
@@ -199,6 +213,14 @@ AUTHFLOW_SQL_FUNCTION(authflow_session_create) {
     Datum value = PG_GETARG_DATUM(2);
     CallHelper("SELECT authflow.require_client($1)", 1, &jsonb_type, &value, " ");
   }
+  // client_address and user_agent (arguments 4 and 5) exist from 0.2.0's declaration on.
+  const bool has_address = PG_NARGS() > 4 && !PG_ARGISNULL(4);
+  const bool has_agent = PG_NARGS() > 5 && !PG_ARGISNULL(5);
+  Datum client_address = static_cast<Datum>(0);
+  if (has_address) {
+    Datum value = PG_GETARG_DATUM(4);
+    client_address = CallHelper("SELECT authflow.require_client_address($1)", 1, text_types, &value, " ");
+  }
   const Datum user_id = PG_GETARG_DATUM(0);
   const Datum handle = has_handle ? PG_GETARG_DATUM(1) : static_cast<Datum>(0);
   const Datum tenant = PG_ARGISNULL(3) ? static_cast<Datum>(0) : PG_GETARG_DATUM(3);
@@ -226,14 +248,17 @@ AUTHFLOW_SQL_FUNCTION(authflow_session_create) {
   std::memcpy(session_id.data, id.data(), sizeof session_id.data);
   const authflow::IssuedToken refresh = authflow::token_issue(authflow::TokenKind::refresh, id);
   const authflow::IssuedToken access = authflow::token_issue(authflow::TokenKind::access, id);
-  Datum insert_arguments[6] = {user_key,
+  Datum insert_arguments[8] = {user_key,
                                UUIDPGetDatum(&session_id),
                                authflow::pg::ByteaDatum(access.secret_hash.data(), access.secret_hash.size()),
                                authflow::pg::ByteaDatum(refresh.secret_hash.data(), refresh.secret_hash.size()),
                                has_client ? PG_GETARG_DATUM(2) : static_cast<Datum>(0),
-                               tenant_id};
-  const char insert_nulls[7] = {' ', ' ', ' ', ' ', has_client ? ' ' : 'n', ' ', '\0'};
-  Execute(create_insert_statement, insert_arguments, insert_nulls);
+                               tenant_id,
+                               client_address,
+                               has_agent ? PG_GETARG_DATUM(5) : static_cast<Datum>(0)};
+  const char insert_nulls[9] = {' ', ' ', ' ', ' ', has_client ? ' ' : 'n', ' ', has_address ? ' ' : 'n',
+                                has_agent ? ' ' : 'n', '\0'};
+  Execute(PG_NARGS() > 4 ? create_insert_statement : create_insert_legacy_statement, insert_arguments, insert_nulls);
   if (SPI_processed != 1)
     elog(ERROR, "authflow: the session was not inserted");
 

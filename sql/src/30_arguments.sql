@@ -30,6 +30,25 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION authflow.require_client(jsonb) IS 'Internal: client info when it is a small JSON object, else 22023';
 
+-- require_client_address is a client address when it is one (IPv4 or IPv6), else 22023.
+CREATE OR REPLACE FUNCTION authflow.require_client_address(client_address text)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF client_address IS NULL THEN
+    RETURN NULL;
+  END IF;
+  IF octet_length(client_address) > 64 OR client_address !~ '^[0-9A-Fa-f:.]+$' THEN
+    RAISE EXCEPTION 'client_address must be an IPv4 or IPv6 address' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  RETURN host(client_address::inet);
+EXCEPTION WHEN invalid_text_representation THEN
+  RAISE EXCEPTION 'client_address must be an IPv4 or IPv6 address' USING ERRCODE = 'invalid_parameter_value';
+END $$;
+COMMENT ON FUNCTION authflow.require_client_address(text) IS 'Internal: a valid client address (canonical text), else 22023';
+
 CREATE OR REPLACE FUNCTION authflow.require_tenant(tenant text)
 RETURNS authflow.tenants
 LANGUAGE plpgsql STABLE

@@ -26,7 +26,8 @@ COMMENT ON FUNCTION authflow.user_ensure(integer, text, text) IS
   'Internal: the user_key of a user, created when missing; a given handle replaces the stored one';
 
 -- session_insert creates the session row of a user and returns its tokens (raw, once).
-CREATE OR REPLACE FUNCTION authflow.session_insert(settings authflow.tenants, owner_key bigint, session_kind text, client_info jsonb)
+CREATE OR REPLACE FUNCTION authflow.session_insert(settings authflow.tenants, owner_key bigint, session_kind text, client_info jsonb,
+                                                   client_address text DEFAULT NULL, user_agent text DEFAULT NULL)
 RETURNS TABLE (session_id uuid, refresh_token text, access_token text, access_expires_at timestamptz,
                expires_at timestamptz, created_at timestamptz)
 LANGUAGE plpgsql VOLATILE
@@ -42,9 +43,10 @@ BEGIN
   SELECT * INTO refresh FROM authflow.token_issue('refresh', id);
   SELECT * INTO access FROM authflow.token_issue('access', id);
   INSERT INTO authflow.sessions (access_expires_at, expires_at, created_at, refreshed_at, user_key, session_id,
-                                 kind, access_hash, refresh_hash, client)
+                                 kind, access_hash, refresh_hash, client, client_address, user_agent)
   VALUES (least(at + settings.access_token_ttl, expiry), expiry, at, at, owner_key, id,
-          session_kind, access.secret_hash, refresh.secret_hash, client_info);
+          session_kind, access.secret_hash, refresh.secret_hash, client_info,
+          authflow.require_client_address(session_insert.client_address), left(session_insert.user_agent, 512));
   session_id := id;
   refresh_token := refresh.token;
   access_token := access.token;
@@ -53,21 +55,22 @@ BEGIN
   created_at := at;
   RETURN NEXT;
 END $$;
-COMMENT ON FUNCTION authflow.session_insert(authflow.tenants, bigint, text, jsonb) IS
+COMMENT ON FUNCTION authflow.session_insert(authflow.tenants, bigint, text, jsonb, text, text) IS
   'Internal: inserts a session for a user and returns its tokens';
 
 -- session_create is C++ (extension/pg_session_write.cpp): one saved lookup of the tenant and the
 -- user, one saved insert; argument errors, unknown tenants and new users go through the helpers
 -- above, which own their messages.
 CREATE OR REPLACE FUNCTION authflow.session_create(user_id text, handle text DEFAULT NULL, client jsonb DEFAULT NULL,
-                                        tenant text DEFAULT 'default')
+                                        tenant text DEFAULT 'default', client_address text DEFAULT NULL,
+                                        user_agent text DEFAULT NULL)
 RETURNS TABLE (session_id uuid, refresh_token text, access_token text, access_expires_at timestamptz,
                expires_at timestamptz, created_at timestamptz)
 AS 'MODULE_PATHNAME', 'authflow_session_create'
 LANGUAGE C VOLATILE SECURITY DEFINER ROWS 1
 SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION authflow.session_create(text, text, jsonb, text) IS
-  'Creates a session for a user (created when missing; a given handle is stored) and returns both tokens, raw, once';
+COMMENT ON FUNCTION authflow.session_create(text, text, jsonb, text, text, text) IS
+  'Creates a session for a user (created when missing; a given handle is stored), recording the client''s address and user agent when given, and returns both tokens, raw, once';
 
 -- session_validate is the hot path: C++ (extension/pg_session_validate.cpp), three primary-key
 -- probes with no executor around them. It reads the tables like a SECURITY DEFINER function.
@@ -173,7 +176,7 @@ COMMENT ON FUNCTION authflow.session_reuse_detected(uuid, integer) IS
 
 CREATE OR REPLACE FUNCTION authflow.session_list(user_id text, tenant text DEFAULT 'default')
 RETURNS TABLE (session_id uuid, kind text, created_at timestamptz, refreshed_at timestamptz,
-               access_expires_at timestamptz, expires_at timestamptz, client jsonb)
+               access_expires_at timestamptz, expires_at timestamptz, client jsonb, client_address text, user_agent text)
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -181,12 +184,40 @@ DECLARE
   settings authflow.tenants := authflow.require_user_arguments(user_id, NULL, tenant);
 BEGIN
   RETURN QUERY
-    SELECT s.session_id, s.kind, s.created_at, s.refreshed_at, s.access_expires_at, s.expires_at, s.client
+    SELECT s.session_id, s.kind, s.created_at, s.refreshed_at, s.access_expires_at, s.expires_at, s.client,
+           s.client_address, s.user_agent
       FROM authflow.users AS u JOIN authflow.sessions AS s ON s.user_key = u.user_key
      WHERE u.tenant_id = settings.tenant_id AND u.user_id = session_list.user_id AND s.expires_at > now()
      ORDER BY s.created_at, s.session_id;
 END $$;
-COMMENT ON FUNCTION authflow.session_list(text, text) IS 'The live sessions of a user, oldest first; no secrets';
+COMMENT ON FUNCTION authflow.session_list(text, text) IS
+  'The live sessions of a user, oldest first, with what was seen of each device (client address, user agent; refreshed_at is the last activity); no secrets';
+
+CREATE OR REPLACE FUNCTION authflow.session_revoke_by_id(user_id text, session_id uuid, tenant text DEFAULT 'default')
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  settings authflow.tenants := authflow.require_user_arguments(user_id, NULL, tenant);
+  revoked boolean;
+BEGIN
+  IF session_id IS NULL THEN
+    RAISE EXCEPTION 'session_id must not be empty' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  DELETE FROM authflow.sessions AS s USING authflow.users AS u
+   WHERE s.session_id = session_revoke_by_id.session_id AND s.user_key = u.user_key
+     AND u.tenant_id = settings.tenant_id AND u.user_id = session_revoke_by_id.user_id
+  RETURNING s.expires_at > now() INTO revoked;
+  IF NOT FOUND THEN
+    RETURN false;
+  END IF;
+  PERFORM authflow.security_event(settings.tenant_id, 'session_revoked', session_revoke_by_id.user_id,
+                                  session_revoke_by_id.session_id, '{"by": "id"}', true);
+  RETURN revoked;
+END $$;
+COMMENT ON FUNCTION authflow.session_revoke_by_id(text, uuid, text) IS
+  'Revokes one session of a user by its id ("sign out that device"); true when a live session was revoked, false when the user has no such session';
 
 CREATE OR REPLACE FUNCTION authflow.user_set_handle(user_id text, handle text, tenant text DEFAULT 'default')
 RETURNS boolean

@@ -1,6 +1,7 @@
 -- Anonymous users, and the refresh-token lookup the CLI flow shares.
 
-CREATE OR REPLACE FUNCTION authflow.user_create_anonymous(tenant text DEFAULT 'default')
+CREATE OR REPLACE FUNCTION authflow.user_create_anonymous(tenant text DEFAULT 'default', client_address text DEFAULT NULL,
+                                                          user_agent text DEFAULT NULL)
 RETURNS TABLE (user_id text, session_id uuid, refresh_token text, access_token text,
                access_expires_at timestamptz, expires_at timestamptz)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -14,7 +15,7 @@ DECLARE
 BEGIN
   INSERT INTO authflow.users AS u (tenant_id, user_id, is_anonymous) VALUES (settings.tenant_id, new_user_id, true)
   RETURNING u.user_key INTO key;
-  SELECT * INTO created FROM authflow.session_insert(settings, key, 'anonymous', NULL);
+  SELECT * INTO created FROM authflow.session_insert(settings, key, 'anonymous', NULL, client_address, user_agent);
   user_id := new_user_id;
   session_id := created.session_id;
   refresh_token := created.refresh_token;
@@ -23,7 +24,7 @@ BEGIN
   expires_at := created.expires_at;
   RETURN NEXT;
 END $$;
-COMMENT ON FUNCTION authflow.user_create_anonymous(text) IS
+COMMENT ON FUNCTION authflow.user_create_anonymous(text, text, text) IS
   'Creates an anonymous user (a fresh uuid as user_id) with a session, and returns both tokens, raw, once';
 
 CREATE OR REPLACE FUNCTION authflow.user_upgrade(user_id text, handle text DEFAULT NULL, tenant text DEFAULT 'default')

@@ -51,7 +51,8 @@ END $$;
 COMMENT ON FUNCTION authflow.cli_start(interval, text, jsonb, text) IS
   'Starts a CLI login attempt: a secret polling code for the CLI and a login code for the browser URL';
 
-CREATE OR REPLACE FUNCTION authflow.cli_poll(polling_code text, tenant text DEFAULT 'default')
+CREATE OR REPLACE FUNCTION authflow.cli_poll(polling_code text, tenant text DEFAULT 'default', client_address text DEFAULT NULL,
+                                             user_agent text DEFAULT NULL)
 RETURNS TABLE (status text, user_id text, refresh_token text, access_token text)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -94,7 +95,7 @@ BEGIN
     IF winner IS NULL THEN
       status := 'used';
     ELSE
-      SELECT * INTO created FROM authflow.session_insert(settings, winner, 'cli', attempt.client);
+      SELECT * INTO created FROM authflow.session_insert(settings, winner, 'cli', attempt.client, client_address, user_agent);
       status := 'success';
       user_id := (SELECT u.user_id FROM authflow.users AS u WHERE u.user_key = winner);
       refresh_token := created.refresh_token;
@@ -103,7 +104,7 @@ BEGIN
   END IF;
   RETURN NEXT;
 END $$;
-COMMENT ON FUNCTION authflow.cli_poll(text, text) IS
+COMMENT ON FUNCTION authflow.cli_poll(text, text, text, text) IS
   'The state of a CLI login attempt: expired (also once the browser session that completed it is revoked), used, waiting, or (exactly once) success with a new cli session of the user who completed it';
 
 -- cli_pending_attempt is the attempt of a login code that can still be completed, or an error.
@@ -156,7 +157,8 @@ END $$;
 COMMENT ON FUNCTION authflow.cli_check(text, text) IS
   '''anonymous'' when the pending attempt has a live CLI session of a still-anonymous user, else ''none''';
 
-CREATE OR REPLACE FUNCTION authflow.cli_claim_anon_session(login_code text, tenant text DEFAULT 'default')
+CREATE OR REPLACE FUNCTION authflow.cli_claim_anon_session(login_code text, tenant text DEFAULT 'default',
+                                                           client_address text DEFAULT NULL, user_agent text DEFAULT NULL)
 RETURNS TABLE (user_id text, refresh_token text, access_token text)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -176,13 +178,13 @@ BEGIN
   IF anon_key IS NULL OR NOT FOUND THEN
     RAISE EXCEPTION 'No anonymous session associated with this code' USING ERRCODE = 'AF021';
   END IF;
-  SELECT * INTO created FROM authflow.session_insert(settings, anon_key, 'web', attempt.client);
+  SELECT * INTO created FROM authflow.session_insert(settings, anon_key, 'web', attempt.client, client_address, user_agent);
   user_id := (SELECT u.user_id FROM authflow.users AS u WHERE u.user_key = anon_key);
   refresh_token := created.refresh_token;
   access_token := created.access_token;
   RETURN NEXT;
 END $$;
-COMMENT ON FUNCTION authflow.cli_claim_anon_session(text, text) IS
+COMMENT ON FUNCTION authflow.cli_claim_anon_session(text, text, text, text) IS
   'A new browser session of the CLI''s anonymous user, once per attempt; the attempt stays waiting';
 
 CREATE OR REPLACE FUNCTION authflow.cli_complete(login_code text, refresh_token text, merge boolean DEFAULT false,

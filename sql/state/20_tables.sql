@@ -59,7 +59,10 @@ CREATE UNLOGGED TABLE authflow.sessions (
   -- Rotation: the hash of the refresh token the current one replaced, when, and how many times.
   previous_refresh_hash bytea,
   rotated_at        timestamptz,
-  refresh_generation integer NOT NULL DEFAULT 0
+  refresh_generation integer NOT NULL DEFAULT 0,
+  -- What the gateway saw when the session was made (the "active devices" list).
+  client_address    text,
+  user_agent        text
 ) WITH (fillfactor = 90);
 COMMENT ON TABLE authflow.sessions IS 'One row per session; only hashes of token secrets; unlogged unless authflow.set_durable(true)';
 -- A btree, not a hash index: deduplication stores a user's sessions under one key (15 bytes a

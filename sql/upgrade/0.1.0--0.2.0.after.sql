@@ -5,7 +5,7 @@ DECLARE
   kept record;
 BEGIN
   FOR kept IN SELECT * FROM authflow.upgrade_grants LOOP
-    EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %s', kept.function_signature,
+    EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %s', kept.new_signature,
                    CASE WHEN kept.grantee = 0 THEN 'PUBLIC' ELSE kept.grantee::regrole::text END);
   END LOOP;
 END $$;

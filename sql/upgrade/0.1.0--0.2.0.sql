@@ -87,11 +87,28 @@ CREATE UNLOGGED TABLE authflow.security_events (
 COMMENT ON TABLE authflow.security_events IS 'Security events per tenant (no secrets); see authflow.security_events_list';
 CREATE INDEX security_events_tenant_time ON authflow.security_events (tenant_id, occurred_at);
 SELECT pg_catalog.pg_extension_config_dump('authflow.security_events', '');
--- session_refresh also returns the new refresh token now (a new result type). Dropping it would
--- drop the grants applications were given (grant_api): keep them for the .after.sql part.
+-- Active devices: what the gateway saw when a session was made.
+ALTER TABLE authflow.sessions ADD COLUMN client_address text, ADD COLUMN user_agent text;
+
+-- Functions whose result or arguments changed are dropped and made again by sql/src. Dropping
+-- them would drop the grants applications were given (grant_api): the .after.sql part gives them
+-- again on the new signatures.
 CREATE TABLE authflow.upgrade_grants AS
-  SELECT 'authflow.session_refresh(text)'::text AS function_signature, a.grantee
-    FROM pg_proc AS p, aclexplode(p.proacl) AS a
-   WHERE p.oid = 'authflow.session_refresh(text)'::regprocedure AND a.privilege_type = 'EXECUTE'
-     AND a.grantee <> p.proowner;
+  SELECT f.new_signature, a.grantee
+    FROM (VALUES ('authflow.session_refresh(text)', 'authflow.session_refresh(text)'),
+                 ('authflow.session_create(text, text, jsonb, text)', 'authflow.session_create(text, text, jsonb, text, text, text)'),
+                 ('authflow.user_create_anonymous(text)', 'authflow.user_create_anonymous(text, text, text)'),
+                 ('authflow.cli_poll(text, text)', 'authflow.cli_poll(text, text, text, text)'),
+                 ('authflow.cli_claim_anon_session(text, text)', 'authflow.cli_claim_anon_session(text, text, text, text)'),
+                 ('authflow.session_list(text, text)', 'authflow.session_list(text, text)'))
+         AS f(old_signature, new_signature)
+    JOIN pg_proc AS p ON p.oid = f.old_signature::regprocedure,
+         aclexplode(p.proacl) AS a
+   WHERE a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner;
 DROP FUNCTION authflow.session_refresh(text);
+DROP FUNCTION authflow.session_create(text, text, jsonb, text);
+DROP FUNCTION authflow.user_create_anonymous(text);
+DROP FUNCTION authflow.cli_poll(text, text);
+DROP FUNCTION authflow.cli_claim_anon_session(text, text);
+DROP FUNCTION authflow.session_list(text, text);
+DROP FUNCTION authflow.session_insert(authflow.tenants, bigint, text, jsonb);

@@ -4,7 +4,7 @@ BEGIN;
 SELECT plan(65);
 
 -- Signatures.
-SELECT has_function('authflow', 'session_create', ARRAY['text', 'text', 'jsonb', 'text'], 'session_create');
+SELECT has_function('authflow', 'session_create', ARRAY['text', 'text', 'jsonb', 'text', 'text', 'text'], 'session_create');
 SELECT has_function('authflow', 'session_validate', ARRAY['text'], 'session_validate');
 SELECT has_function('authflow', 'session_refresh', ARRAY['text'], 'session_refresh');
 SELECT has_function('authflow', 'session_revoke', ARRAY['text'], 'session_revoke');
