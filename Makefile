@@ -3,6 +3,7 @@
 #   make run     install what is missing, build, start a local cluster and the gateway
 #   make test    the same set-up, then every test suite (ctest)
 #   make bench   the benchmarks (docs/benchmarks.md)
+#   make test-setup  scripts/install-deps for every kind of user, in a throwaway Debian 12 root
 #   make         build the extension only; make install installs it into PostgreSQL 15
 
 EXTNAME     = authflow
@@ -53,7 +54,7 @@ sql/$(EXTNAME)--$(EXTVERSION).sql: $(STATE_SOURCES) $(CODE_SOURCES) extension/$(
 sql/$(EXTNAME)--%--$(EXTVERSION).sql: sql/upgrade/%--$(EXTVERSION).sql $(CODE_SOURCES) $(wildcard sql/upgrade/*.after.sql) extension/$(EXTNAME).control
 	cat $< $(CODE_SOURCES) $(wildcard sql/upgrade/$*--$(EXTVERSION).after.sql) > $@
 
-.PHONY: deps deps-bench install-extension cmake-build cluster-start cluster-start-test run test bench format
+.PHONY: deps deps-bench test-setup install-extension cmake-build cluster-start cluster-start-test run test bench format
 
 deps:
 	@scripts/install-deps
@@ -61,10 +62,12 @@ deps:
 deps-bench:
 	@scripts/install-deps --bench
 
-# install-extension builds and installs into the PostgreSQL 15 tree (sudo when not root).
+# install-extension builds and installs into the PostgreSQL 15 tree (sudo when not root; without
+# root rights, scripts/as-root says what an administrator would run).
 install-extension: deps
 	@$(MAKE) --no-print-directory all
-	@scripts/as-root $(MAKE) --no-print-directory install
+	@scripts/as-root --why "installing the extension into PostgreSQL's directories ($(shell $(PG_CONFIG) --pkglibdir), $(shell $(PG_CONFIG) --sharedir)/extension)" \
+	  --admin "  make -C $(CURDIR) install PG_CONFIG=$(PG_CONFIG)" $(MAKE) --no-print-directory install
 
 cmake-build: deps
 	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -86,6 +89,12 @@ run: install-extension cmake-build cluster-start
 
 test: install-extension cmake-build cluster-start-test
 	@scripts/cluster exec ctest --test-dir $(BUILD_DIR) --output-on-failure
+
+# test-setup: scripts/install-deps on a fresh Debian 12 (debootstrap) as root, as sudo users with and
+# without a password and a terminal, and as a user without sudo (tests/setup/run; needs root).
+test-setup:
+	@scripts/install-deps --setup-test
+	@scripts/as-root --why "tests/setup/run (debootstrap, chroot, mounts)" tests/setup/run
 
 bench: deps-bench install-extension cmake-build cluster-start
 	@scripts/cluster exec bench/run

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <fstream>
@@ -134,11 +135,64 @@ TEST(DockerFiles, PostgresImageIsBuiltAndTestedWithTheProjectsOwnSteps) {
   const std::string text = Read("docker/postgres.Dockerfile");
   EXPECT_NE(text.find("scripts/install-deps"), std::string::npos);
   EXPECT_NE(text.find("make install"), std::string::npos);
-  EXPECT_TRUE(std::regex_search(text, std::regex("FROM build AS check\\s+RUN make test")));
+  // make test in the build takes a free port, not a fixed one that may be taken.
+  EXPECT_TRUE(std::regex_search(
+      text, std::regex("FROM build AS check\\s+RUN AUTHFLOW_PGPORT=\\$\\(scripts/ports free [0-9]+\\) make test")));
   EXPECT_NE(text.find("COPY --from=check"), std::string::npos) << "the final image depends on the check stage";
-  EXPECT_NE(text.find("shared_preload_libraries = 'pg_cron'"), std::string::npos);
-  EXPECT_NE(text.find("cron.database_name = 'authflow'"), std::string::npos);
-  EXPECT_NE(text.find("ENV POSTGRES_DB=authflow"), std::string::npos) << "the database is cron.database_name";
+  bool database = false;
+  for (const auto &instruction : ParseDockerfile("docker/postgres.Dockerfile")) {
+    const auto words = Words(instruction.arguments);
+    database |= instruction.keyword == "ENV" && std::count(words.begin(), words.end(), "POSTGRES_DB=authflow") == 1;
+  }
+  EXPECT_TRUE(database) << "ENV POSTGRES_DB=authflow: the database is cron.database_name";
+}
+
+// The image ships what its tests ran on: every stage is the same Debian base, the runtime's
+// PostgreSQL and pg_cron are Debian's (the packages scripts/install-deps installs), in exactly the
+// versions the check stage recorded after make test.
+TEST(DockerFiles, PostgresImageShipsTheTestedPackages) {
+  std::vector<std::string> bases;
+  for (const auto &instruction : ParseDockerfile("docker/postgres.Dockerfile")) {
+    if (instruction.keyword == "FROM")
+      bases.push_back(Words(instruction.arguments).at(0));
+  }
+  ASSERT_EQ(bases.size(), 3u) << "build, check, runtime";
+  EXPECT_EQ(bases[0], "debian:12");
+  EXPECT_EQ(bases[1], "build");
+  EXPECT_EQ(bases[2], bases[0]) << "the runtime is the base the tests ran on";
+
+  const std::string text = Read("docker/postgres.Dockerfile");
+  EXPECT_EQ(text.find("postgres:15"), std::string::npos) << "no server from another repository";
+  static const std::regex recorded("make test[\\s\\\\]*&&[\\s\\\\]*dpkg-query -W -f='\\$\\{Package\\}=\\$\\{Version\\}\\\\n' "
+                                   "postgresql-15 postgresql-client-15 postgresql-15-cron [^>]*>/tested-packages");
+  EXPECT_TRUE(std::regex_search(text, recorded)) << "the check stage records the tested versions after make test";
+  EXPECT_NE(text.find("COPY --from=check /tested-packages"), std::string::npos);
+  EXPECT_TRUE(std::regex_search(text, std::regex("apt-get install [^&]*\\$\\(cat /usr/share/authflow/tested-packages\\)")))
+      << "the runtime installs exactly those versions";
+  EXPECT_NE(text.find("create_main_cluster = false"), std::string::npos) << "no package cluster besides the image's";
+
+  const std::string deps = Read("scripts/install-deps");
+  for (const char *package : {"postgresql-15 ", "postgresql-15-cron "})
+    EXPECT_NE(deps.find(package), std::string::npos) << "install-deps installs " << package;
+}
+
+// The entrypoint starts the server as scripts/cluster does: pg_cron preloaded in the database
+// authflow lives in; the first start's init server is reachable on its unix socket only.
+TEST(DockerFiles, PostgresEntrypointInitializesAndStartsTheServer) {
+  ASSERT_TRUE(Executable("docker/entrypoint.sh"));
+  const std::string dockerfile = Read("docker/postgres.Dockerfile");
+  EXPECT_NE(dockerfile.find("COPY docker/entrypoint.sh /usr/local/bin/authflow-postgres"), std::string::npos);
+  EXPECT_NE(dockerfile.find("ENTRYPOINT [\"/usr/local/bin/authflow-postgres\"]"), std::string::npos);
+  EXPECT_NE(dockerfile.find("COPY docker/initdb/10-authflow.sh /docker-entrypoint-initdb.d/"), std::string::npos);
+  const std::string entrypoint = Read("docker/entrypoint.sh");
+  EXPECT_NE(entrypoint.find("shared_preload_libraries = 'pg_cron'"), std::string::npos);
+  EXPECT_NE(entrypoint.find("cron.database_name = '$POSTGRES_DB'"), std::string::npos);
+  EXPECT_NE(entrypoint.find("cron.use_background_workers = on"), std::string::npos);
+  EXPECT_NE(entrypoint.find("pg_ctl -D \"$PGDATA\" -o \"-c listen_addresses=''\""), std::string::npos)
+      << "the init server listens on no TCP address";
+  EXPECT_NE(entrypoint.find("/docker-entrypoint-initdb.d/*"), std::string::npos);
+  EXPECT_NE(entrypoint.find("exec setpriv --reuid=postgres"), std::string::npos) << "the server does not run as root";
+  EXPECT_NE(entrypoint.find("exec postgres -D \"$PGDATA\""), std::string::npos) << "postgres is the container's process";
 }
 
 TEST(DockerFiles, InitScriptCallsFunctionsTheExtensionHas) {
@@ -200,10 +254,34 @@ TEST(DockerFiles, ComposeParsesAndMatchesTheGateway) {
   EXPECT_NE(environment["AUTHFLOW_DATABASE_URL"].as<std::string>().find("authflow_gateway:"), std::string::npos);
   EXPECT_NE(Read("docker/initdb/10-authflow.sh").find("CREATE ROLE authflow_gateway"), std::string::npos);
 
-  // The postgres health check asks for the database cron runs in.
+  // The postgres health check asks for the database cron runs in, over TCP: the init server of
+  // the first start listens on its unix socket only and must not count as ready. The image's own
+  // health check asks the same.
   const YAML::Node postgres_check = services["postgres"]["healthcheck"]["test"];
   EXPECT_EQ(postgres_check[1].as<std::string>(), "pg_isready");
   EXPECT_EQ(postgres_check[postgres_check.size() - 1].as<std::string>(), "authflow");
+  std::vector<std::string> check_words;
+  for (const auto &word : postgres_check)
+    check_words.push_back(word.as<std::string>());
+  const auto host = std::find(check_words.begin(), check_words.end(), "-h");
+  ASSERT_NE(host, check_words.end()) << "pg_isready -h";
+  ASSERT_NE(host + 1, check_words.end());
+  EXPECT_EQ(*(host + 1), "127.0.0.1");
+  EXPECT_NE(Read("docker/postgres.Dockerfile")
+                .find("HEALTHCHECK --interval=5s --timeout=3s CMD [\"pg_isready\", \"-h\", \"127.0.0.1\", \"-U\", "
+                      "\"postgres\", \"-d\", \"authflow\"]"),
+            std::string::npos);
+}
+
+// The compose file works with Compose v2 and with Compose 1.27+ (Debian 12 ships 1.29): no
+// top-level `name:` (v2.3+ only; 1.29 rejects the file), the project name is given with -p, and
+// the README says so.
+TEST(DockerFiles, ComposeFileWorksWithComposeOneAndTwo) {
+  const YAML::Node compose = YAML::LoadFile(kSource + "/docker/compose.yaml");
+  EXPECT_FALSE(compose["name"]) << "docker-compose 1.29 rejects a top-level name";
+  const std::string readme = Read("README.md");
+  EXPECT_NE(readme.find("docker compose -p authflow -f docker/compose.yaml up --build"), std::string::npos);
+  EXPECT_NE(readme.find("docker-compose -p authflow -f docker/compose.yaml up --build"), std::string::npos);
 }
 
 TEST(DockerFiles, HealthChecksCallEndpointsTheGatewayServes) {
