@@ -3,9 +3,10 @@
 -- (authflow.http_header_names); errors are answered as 200 with the real status in
 -- x-stack-actual-status when a client asks for it; tenants are named as Stack names projects
 -- (a UUID, or internal).
+\set http_api_doc `cat docs/http-api.md`
 BEGIN;
 \ir ../fixtures/clean_slate.sql
-SELECT plan(52);
+SELECT plan(53);
 
 CREATE FUNCTION pg_temp.call(method text, path text, headers jsonb DEFAULT '{}', body text DEFAULT '')
 RETURNS authflow.http_response LANGUAGE sql AS $$ SELECT * FROM authflow.http(method, path, headers, body) $$;
@@ -22,6 +23,9 @@ SELECT is((SELECT count(*) FROM authflow.http_header_names() AS h, unnest(h.name
 SELECT is((SELECT count(*) FROM authflow.http_header_names() AS h, unnest(h.names) AS n
             WHERE h.direction = 'request' AND authflow.http_header(jsonb_build_object(n, 'v'), h.family) IS DISTINCT FROM 'v'),
           0::bigint, 'http_header reads every name of every request family');
+SELECT is((SELECT array_agg(n ORDER BY n) FROM authflow.http_header_names() AS h, unnest(h.names) AS n
+            WHERE strpos(:'http_api_doc', '`' || n || '`') = 0), NULL,
+          'docs/http-api.md names every header of the list');
 SELECT is(authflow.http_header('{"x-hexclave-project-id": "c", "x-stack-project-id": "b"}', 'tenant'), 'b',
           'x-stack-project-id wins over x-hexclave-project-id');
 SELECT is(authflow.http_header('{"x-hexclave-project-id": "c", "x-tenant-id": "a"}', 'tenant'), 'a', 'x-tenant-id wins over both');
