@@ -118,13 +118,19 @@ LANGUAGE sql IMMUTABLE
 RETURN ROW(status, jsonb_build_object('content-type', 'application/json') || extra_headers, body::text)::authflow.http_response;
 COMMENT ON FUNCTION authflow.http_json(integer, jsonb, jsonb) IS 'Internal: a response with a JSON body';
 
+-- The codes Stack's SDK knows as errors with details get Stack's details too, or the SDK cannot
+-- rebuild the error from the body (KnownError.fromJson reads details.message); PROJECT_NOT_FOUND
+-- has its own (http_project_not_found).
 CREATE OR REPLACE FUNCTION authflow.http_error(status integer, code text, message text, extra_headers jsonb DEFAULT '{}')
 RETURNS authflow.http_response
 LANGUAGE sql IMMUTABLE
-RETURN authflow.http_json(status, jsonb_build_object('code', code, 'error', message),
+RETURN authflow.http_json(status,
+                          jsonb_build_object('code', code, 'error', message)
+                            || CASE WHEN code IN ('SCHEMA_ERROR', 'INVALID_ACCESS_TOKEN')
+                                    THEN jsonb_build_object('details', jsonb_build_object('message', message)) ELSE '{}' END,
                           authflow.http_headers_all('known_error', code) || extra_headers);
 COMMENT ON FUNCTION authflow.http_error(integer, text, text, jsonb) IS
-  'Internal: an error response {"code", "error"} with the code in the known-error headers (x-known-error and its twins)';
+  'Internal: an error response {"code", "error"} (and Stack''s details for the codes its SDK reads them of) with the code in the known-error headers';
 
 -- http_too_many_requests is the answer to a request over a rate limit (authflow.rate_limit_hit).
 CREATE OR REPLACE FUNCTION authflow.http_too_many_requests(wait_seconds integer)
@@ -170,7 +176,9 @@ COMMENT ON FUNCTION authflow.http_error_for(text, text) IS 'Internal: the HTTP r
 CREATE OR REPLACE FUNCTION authflow.http_project_not_found(tenant_name text)
 RETURNS authflow.http_response
 LANGUAGE sql IMMUTABLE
-RETURN authflow.http_error(400, 'PROJECT_NOT_FOUND', format('project "%s" does not exist', left(tenant_name, 128)));
+RETURN authflow.http_json(400, jsonb_build_object('code', 'PROJECT_NOT_FOUND', 'error', format('project "%s" does not exist', left(tenant_name, 128)),
+                                                  'details', jsonb_build_object('project_id', left(tenant_name, 128))),
+                          authflow.http_headers_all('known_error', 'PROJECT_NOT_FOUND'));
 COMMENT ON FUNCTION authflow.http_project_not_found(text) IS 'Internal: the 400 response for an unknown tenant';
 
 -- Request bodies and their fields. Each failure is an AF400 (400 SCHEMA_ERROR) naming the field.
@@ -420,7 +428,7 @@ BEGIN
     END IF;
     millis := authflow.http_field(request, 'expires_in_millis', 'number')::numeric;
     IF millis <= 0 OR millis > extract(epoch FROM settings.cli_attempt_max_ttl) * 1000 THEN
-      RAISE EXCEPTION 'expires_in_millis must be greater than 0 and at most %', extract(epoch FROM settings.cli_attempt_max_ttl) * 1000
+      RAISE EXCEPTION 'expires_in_millis must be greater than 0 and at most %', (extract(epoch FROM settings.cli_attempt_max_ttl) * 1000)::bigint
         USING ERRCODE = 'AF400';
     END IF;
     SELECT * INTO result FROM authflow.cli_start(make_interval(secs => millis / 1000),

@@ -6,7 +6,7 @@
 \set http_api_doc `cat docs/http-api.md`
 BEGIN;
 \ir ../fixtures/clean_slate.sql
-SELECT plan(53);
+SELECT plan(56);
 
 CREATE FUNCTION pg_temp.call(method text, path text, headers jsonb DEFAULT '{}', body text DEFAULT '')
 RETURNS authflow.http_response LANGUAGE sql AS $$ SELECT * FROM authflow.http(method, path, headers, body) $$;
@@ -84,6 +84,13 @@ CREATE TEMP TABLE unknown_poll AS SELECT * FROM pg_temp.call('POST', '/api/v1/au
 SELECT is((SELECT ARRAY[headers ->> 'x-known-error', headers ->> 'x-stack-known-error', headers ->> 'x-hexclave-known-error'] FROM unknown_poll),
           '{INVALID_POLLING_CODE,INVALID_POLLING_CODE,INVALID_POLLING_CODE}', 'x-known-error, x-stack-known-error, x-hexclave-known-error');
 SELECT ok((SELECT NOT headers ? 'x-stack-actual-status' FROM unknown_poll), 'no override asked: the real status, no actual-status header');
+-- Stack's SDK rebuilds these errors from their details (KnownError.fromJson); they carry Stack's.
+SELECT is((pg_temp.call('POST', '/api/v1/auth/cli', '{"x-hexclave-project-id": "nope"}', '{}')).body::jsonb -> 'details',
+          '{"project_id": "nope"}', 'PROJECT_NOT_FOUND: details.project_id, as Stack''s');
+SELECT is((pg_temp.call('POST', '/api/v1/auth/cli', '{}', '{"expires_in_millis": 86400001}')).body::jsonb #>> '{details,message}',
+          'expires_in_millis must be greater than 0 and at most 86400000', 'SCHEMA_ERROR: details.message, as Stack''s');
+SELECT is((pg_temp.call('GET', '/api/v1/sessions/current', '{"authorization": "Bearer afa_forged"}')).body::jsonb #>> '{details,message}',
+          'the access token is invalid or expired', 'INVALID_ACCESS_TOKEN: details.message');
 
 -- Error-status override: 200, the real status in x-stack-actual-status and x-hexclave-actual-status,
 -- the same body and known-error headers.

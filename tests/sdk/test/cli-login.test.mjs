@@ -164,3 +164,16 @@ test('the browser completing under another project is refused (PROJECT_ID_MISMAT
   assert.equal(completion.body.code, 'PROJECT_ID_MISMATCH');
   assert.equal(result.status, 'error', 'nobody completed the attempt in its project');
 });
+
+// The SDK asks for errors as 200 with x-hexclave-actual-status, and rebuilds Stack's known
+// errors from the body and x-hexclave-known-error: a refused start is the SDK's own KnownError.
+test('a refused start is a known error to the SDK: an unknown project, an expiry over 24 hours', async () => {
+  await assert.rejects(
+    app(randomUUID()).promptCliLogin({ appUrl: 'http://127.0.0.1:9/app', promptLink() {}, maxAttempts: 1 }),
+    (error) => error.errorCode === 'PROJECT_NOT_FOUND' && error.message.includes('not found'),
+  );
+  await assert.rejects(
+    app(tenant).promptCliLogin({ appUrl: 'http://127.0.0.1:9/app', promptLink() {}, maxAttempts: 1, expiresInMillis: 24 * 3600 * 1000 + 1 }),
+    (error) => error.errorCode === 'SCHEMA_ERROR' && /expires_in_millis/.test(error.message),
+  );
+});
