@@ -36,7 +36,7 @@ COMMENT ON FUNCTION authflow.require_client(jsonb) IS 'Internal: client info whe
 CREATE OR REPLACE FUNCTION authflow.tenant_canonical_name(tenant text)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
-RETURN CASE WHEN tenant ~ '^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$' THEN lower(tenant)
+RETURN CASE WHEN length(tenant) = 36 AND tenant ~ '^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$' THEN lower(tenant)
             ELSE tenant END;
 COMMENT ON FUNCTION authflow.tenant_canonical_name(text) IS
   'The canonical form of a tenant name: a UUID in lower case, any other name unchanged';

@@ -6,46 +6,69 @@
 -- Stack Auth's clients send x-stack-* names; since Stack Auth became Hexclave its SDK sends
 -- x-hexclave-* names, and the real server accepts both. A request header family is read through
 -- http_header (the first of its names present wins); a response header family is written with
--- every name. See docs/http-api.md, Conventions.
+-- every name. See docs/http-api.md, Conventions. The names live in http_header_names(family), a
+-- CASE the planner folds where the family is a constant (the hot route pays nothing for it).
+CREATE OR REPLACE FUNCTION authflow.http_header_names(family text)
+RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE family
+  WHEN 'tenant' THEN '{x-tenant-id,x-stack-project-id,x-hexclave-project-id}'::text[]
+  WHEN 'server_key' THEN '{x-server-key,x-stack-secret-server-key,x-hexclave-secret-server-key}'
+  WHEN 'access_token' THEN '{x-stack-access-token,x-hexclave-access-token}'
+  WHEN 'refresh_token' THEN '{x-refresh-token,x-stack-refresh-token,x-hexclave-refresh-token}'
+  WHEN 'access_type' THEN '{x-stack-access-type,x-hexclave-access-type}'
+  WHEN 'publishable_client_key' THEN '{x-stack-publishable-client-key,x-hexclave-publishable-client-key}'
+  WHEN 'override_error_status' THEN '{x-stack-override-error-status,x-hexclave-override-error-status}'
+  WHEN 'known_error' THEN '{x-known-error,x-stack-known-error,x-hexclave-known-error}'
+  WHEN 'actual_status' THEN '{x-stack-actual-status,x-hexclave-actual-status}'
+END;
+COMMENT ON FUNCTION authflow.http_header_names(text) IS 'The header names of one family, in precedence order (NULL for an unknown family)';
+
 CREATE OR REPLACE FUNCTION authflow.http_header_names()
 RETURNS TABLE (family text, direction text, names text[])
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
-  VALUES
-    ('tenant', 'request', '{x-tenant-id,x-stack-project-id,x-hexclave-project-id}'::text[]),
-    ('server_key', 'request', '{x-server-key,x-stack-secret-server-key,x-hexclave-secret-server-key}'),
-    ('access_token', 'request', '{x-stack-access-token,x-hexclave-access-token}'),
-    ('refresh_token', 'request', '{x-refresh-token,x-stack-refresh-token,x-hexclave-refresh-token}'),
-    ('access_type', 'request', '{x-stack-access-type,x-hexclave-access-type}'),
-    ('publishable_client_key', 'request', '{x-stack-publishable-client-key,x-hexclave-publishable-client-key}'),
-    ('override_error_status', 'request', '{x-stack-override-error-status,x-hexclave-override-error-status}'),
-    ('known_error', 'response', '{x-known-error,x-stack-known-error,x-hexclave-known-error}'),
-    ('actual_status', 'response', '{x-stack-actual-status,x-hexclave-actual-status}')
+  SELECT f.family, f.direction, authflow.http_header_names(f.family)
+    FROM (VALUES ('tenant', 'request'), ('server_key', 'request'), ('access_token', 'request'), ('refresh_token', 'request'),
+                 ('access_type', 'request'), ('publishable_client_key', 'request'), ('override_error_status', 'request'),
+                 ('known_error', 'response'), ('actual_status', 'response')) AS f(family, direction)
 $$;
 COMMENT ON FUNCTION authflow.http_header_names() IS
-  'The header names authflow reads (request) and writes (response), by family, in precedence order';
-
-CREATE OR REPLACE FUNCTION authflow.http_header_names(family text)
-RETURNS text[]
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$ SELECT h.names FROM authflow.http_header_names() AS h WHERE h.family = http_header_names.family $$;
-COMMENT ON FUNCTION authflow.http_header_names(text) IS 'Internal: the header names of one family (http_header_names())';
+  'Every header family authflow reads (request) or writes (response), with its names in precedence order';
 
 -- http_header is the value of a request header family: its first name present, else NULL.
 CREATE OR REPLACE FUNCTION authflow.http_header(headers jsonb, family text)
 RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 AS $$
-  SELECT headers ->> n.name FROM unnest(authflow.http_header_names(family)) WITH ORDINALITY AS n(name, position)
-   WHERE headers ? n.name ORDER BY n.position LIMIT 1
-$$;
+DECLARE
+  name text;
+  value text;
+BEGIN
+  FOREACH name IN ARRAY authflow.http_header_names(family) LOOP
+    value := headers ->> name;
+    IF value IS NOT NULL THEN
+      RETURN value;
+    END IF;
+  END LOOP;
+  RETURN NULL;
+END $$;
 COMMENT ON FUNCTION authflow.http_header(jsonb, text) IS 'Internal: the first header of a family present in a request, NULL when none is';
 
 -- http_headers_all sets every name of a response header family to one value.
 CREATE OR REPLACE FUNCTION authflow.http_headers_all(family text, value text)
 RETURNS jsonb
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$ SELECT coalesce(jsonb_object_agg(n.name, value), '{}') FROM unnest(authflow.http_header_names(family)) AS n(name) $$;
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+AS $$
+DECLARE
+  name text;
+  headers jsonb := '{}';
+BEGIN
+  FOREACH name IN ARRAY authflow.http_header_names(family) LOOP
+    headers := headers || jsonb_build_object(name, value);
+  END LOOP;
+  RETURN headers;
+END $$;
 COMMENT ON FUNCTION authflow.http_headers_all(text, text) IS 'Internal: {name: value} for every header name of a family';
 
 -- The tenant of a request is named by the tenant family, the first present winning; without any
@@ -61,8 +84,20 @@ COMMENT ON FUNCTION authflow.http_tenant_headers() IS 'The request headers that 
 -- Any other name is taken as it is written.
 CREATE OR REPLACE FUNCTION authflow.http_tenant_name(headers jsonb)
 RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN authflow.tenant_canonical_name(coalesce(authflow.http_header(headers, 'tenant'), 'default'));
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+AS $$
+DECLARE
+  header text;
+  value text;
+BEGIN
+  FOREACH header IN ARRAY authflow.http_header_names('tenant') LOOP
+    value := headers ->> header;
+    IF value IS NOT NULL THEN
+      RETURN authflow.tenant_canonical_name(value);
+    END IF;
+  END LOOP;
+  RETURN 'default';
+END $$;
 COMMENT ON FUNCTION authflow.http_tenant_name(jsonb) IS
   'Internal: the tenant a request names (the first of http_tenant_headers present, canonical), default when none';
 
@@ -71,12 +106,15 @@ COMMENT ON FUNCTION authflow.http_tenant_name(jsonb) IS
 -- body and the known-error headers stay as they are.
 CREATE OR REPLACE FUNCTION authflow.http_override_error_status(response authflow.http_response, headers jsonb)
 RETURNS authflow.http_response
-LANGUAGE sql IMMUTABLE
+LANGUAGE plpgsql IMMUTABLE
 AS $$
-  SELECT CASE WHEN response.status BETWEEN 400 AND 599 AND lower(authflow.http_header(headers, 'override_error_status')) = 'true'
-    THEN ROW(200, response.headers || authflow.http_headers_all('actual_status', response.status::text), response.body)::authflow.http_response
-    ELSE response END
-$$;
+BEGIN
+  IF response.status BETWEEN 400 AND 599 AND lower(authflow.http_header(headers, 'override_error_status')) = 'true' THEN
+    response.headers := response.headers || authflow.http_headers_all('actual_status', response.status::text);
+    response.status := 200;
+  END IF;
+  RETURN response;
+END $$;
 COMMENT ON FUNCTION authflow.http_override_error_status(authflow.http_response, jsonb) IS
   'Internal: an error response as 200 with x-stack-actual-status (and its twin) when the request asks for it';
 
@@ -345,21 +383,22 @@ BEGIN
   IF access_token IS NOT NULL THEN
     SELECT * INTO session FROM authflow.session_validate(access_token);
     IF FOUND AND session.tenant = tenant_name THEN
-      RETURN ROW(200, '{"content-type": "application/json", "x-authflow-route": "GET /api/v1/sessions/current"}'::jsonb,
+      RETURN ROW(200, jsonb_build_object('content-type', 'application/json', 'x-authflow-route', 'GET /api/v1/sessions/current',
+                                         'x-authflow-tenant', left(tenant_name, 128)),
                  to_jsonb(session)::text)::authflow.http_response;
     END IF;
   END IF;
   IF NOT EXISTS (SELECT FROM authflow.tenants AS t WHERE t.name = tenant_name) THEN
     unknown := authflow.http_project_not_found(tenant_name);
-    unknown.headers := unknown.headers || '{"x-authflow-route": "GET /api/v1/sessions/current"}';
-    RETURN unknown;
+  ELSIF access_token IS NOT NULL THEN
+    unknown := authflow.http_error(401, 'INVALID_ACCESS_TOKEN', 'the access token is invalid or expired', '{"www-authenticate": "Bearer"}');
+  ELSE
+    unknown := authflow.http_error(401, 'ACCESS_TOKEN_REQUIRED', 'an access token is required (Authorization: Bearer)',
+                                   '{"www-authenticate": "Bearer"}');
   END IF;
-  IF access_token IS NOT NULL THEN
-    RETURN authflow.http_error(401, 'INVALID_ACCESS_TOKEN', 'the access token is invalid or expired',
-                               '{"www-authenticate": "Bearer", "x-authflow-route": "GET /api/v1/sessions/current"}');
-  END IF;
-  RETURN authflow.http_error(401, 'ACCESS_TOKEN_REQUIRED', 'an access token is required (Authorization: Bearer)',
-                             '{"www-authenticate": "Bearer", "x-authflow-route": "GET /api/v1/sessions/current"}');
+  unknown.headers := unknown.headers || jsonb_build_object('x-authflow-route', 'GET /api/v1/sessions/current',
+                                                           'x-authflow-tenant', left(tenant_name, 128));
+  RETURN authflow.http_override_error_status(unknown, headers);
 END $$;
 COMMENT ON FUNCTION authflow.http_session_current(jsonb) IS 'Internal: GET /api/v1/sessions/current';
 
@@ -549,7 +588,7 @@ DECLARE
 BEGIN
   -- The hot route first: served right here, no route lookup, no subtransaction, nothing raised.
   IF path = '/api/v1/sessions/current' AND method = 'GET' THEN
-    RETURN NEXT authflow.http_answer(authflow.http_session_current(headers), headers);
+    RETURN NEXT authflow.http_session_current(headers);
     RETURN;
   END IF;
   SELECT r.template, r.methods INTO template, methods FROM authflow.http_route(route_path) AS r;
@@ -560,7 +599,7 @@ BEGIN
     response := authflow.http_error(405, 'METHOD_NOT_ALLOWED', 'method not allowed',
                                     jsonb_build_object('allow', array_to_string(methods, ', ')));
   ELSIF method = 'GET' AND template = '/api/v1/sessions/current' THEN  -- with a query string
-    RETURN NEXT authflow.http_answer(authflow.http_session_current(headers), headers);
+    RETURN NEXT authflow.http_session_current(headers);
     RETURN;
   ELSE
     -- A client's mistake rolls back what the request did (the block's subtransaction) and becomes
