@@ -363,7 +363,9 @@ COMMENT ON FUNCTION authflow.http_path_user_id(text) IS 'Internal: the percent-d
 -- route header itself. No SET clause: its only caller, authflow.http, pins search_path already,
 -- and a nested SET would switch GUCs twice per request. The tenant rule is that of every route:
 -- the request's tenant (default without a header) must be the token's. The access token is
--- Authorization: Bearer, else the access_token header family (Stack's SDK).
+-- Authorization: Bearer, else the access_token header family (Stack's SDK). It finishes its
+-- answers itself, as http_answer does those of the other routes (x-authflow-tenant, and the
+-- error-status override), which keeps the route at one function call.
 CREATE OR REPLACE FUNCTION authflow.http_session_current(headers jsonb)
 RETURNS authflow.http_response
 LANGUAGE plpgsql STABLE
