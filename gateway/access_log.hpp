@@ -14,7 +14,7 @@ struct AccessRecord {
   std::string route;
   int status = 0;
   double duration_ms = 0;
-  std::string tenant; // empty when the request named none
+  std::string tenant; // as SQL named it (x-authflow-tenant); empty for the gateway's own answers
 };
 
 class AccessLog {

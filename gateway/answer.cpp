@@ -89,6 +89,11 @@ std::optional<HttpAnswer> answer_from_sql(int status, const std::string &headers
         answer.route = values.front();
       continue;
     }
+    if (name == tenant_header) {
+      if (!values.empty())
+        answer.tenant = values.front().substr(0, 128);
+      continue;
+    }
     if (is_managed_header(name))
       continue;
     for (auto &text : values)

@@ -11,6 +11,9 @@ namespace authflow::gateway {
 
 // The header the SQL side uses to name the route template; never sent to the client.
 inline const char *const route_header = "x-authflow-route";
+// The header in which the SQL side names the request's tenant (for the access log); never sent
+// to the client. SQL alone knows which request headers name a tenant.
+inline const char *const tenant_header = "x-authflow-tenant";
 // The header carrying the code of an error the gateway itself answered.
 inline const char *const known_error_header = "x-known-error";
 
@@ -19,6 +22,7 @@ struct HttpAnswer {
   std::vector<std::pair<std::string, std::string>> headers; // in order; names may repeat
   std::string body;
   std::string route = "unmatched"; // metrics and access-log label
+  std::string tenant;               // access-log tenant as SQL named it; empty when SQL did not answer
 };
 
 // error_answer is the gateway's own error: JSON {"code","error"} and the code in x-known-error.

@@ -33,19 +33,6 @@ std::string headers_json(const Request &request, const std::string &client_addre
   return object.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-// tenant_of reads the tenant for the access log only; SQL does its own checks.
-std::string tenant_of(const Request &request) {
-  auto found = request.find("x-tenant-id");
-  if (found == request.end())
-    found = request.find("x-stack-project-id");
-  if (found == request.end())
-    return "";
-  std::string tenant(found->value());
-  if (tenant.size() > 128)
-    tenant.resize(128);
-  return tenant;
-}
-
 // path_of cuts at the first '?'.
 std::string path_of(const std::string &target) { return target.substr(0, target.find('?')); }
 

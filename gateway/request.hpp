@@ -18,9 +18,6 @@ inline const char *const client_address_header = "x-authflow-client-address";
 // connection's peer address (whatever the client sent under that name).
 std::string headers_json(const Request &request, const std::string &client_address);
 
-// tenant_of returns x-tenant-id, else x-stack-project-id, else ""; cut to 128 characters.
-std::string tenant_of(const Request &request);
-
 // path_of returns the target without its query string.
 std::string path_of(const std::string &target);
 

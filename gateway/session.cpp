@@ -154,7 +154,6 @@ void Session::on_header(beast::error_code error) {
 // closes after the answer (the unread body is discarded while lingering).
 void Session::refuse_head(HttpAnswer refusal) {
   method_ = std::string(parser_->get().method_string());
-  tenant_ = tenant_of(parser_->get());
   answer(std::move(refusal), true);
 }
 
@@ -185,7 +184,6 @@ void Session::fail_read(beast::error_code error) {
   }
   started_ = std::chrono::steady_clock::now();
   method_ = parser_ && parser_->is_header_done() ? std::string(parser_->get().method_string()) : "-";
-  tenant_ = parser_ && parser_->is_header_done() ? tenant_of(parser_->get()) : "";
   if (error == http::error::body_limit) {
     answer(error_answer(413, "PAYLOAD_TOO_LARGE", "request body too large"), true);
   } else if (error == http::error::header_limit) {
@@ -200,7 +198,6 @@ void Session::handle() {
   state_ = State::answering;
   auto &request = parser_->get();
   method_ = std::string(request.method_string());
-  tenant_ = tenant_of(request);
   keep_alive_ = request.keep_alive();
   std::string target(request.target());
   std::string path = path_of(target);
@@ -279,7 +276,7 @@ void Session::answer(HttpAnswer result, bool close_after) {
   auto &services = server_.services();
   std::string route = services.metrics.record_request(result.route, result.status, elapsed);
   services.access_log.write(
-      {std::chrono::system_clock::now(), method_, std::move(route), result.status, elapsed * 1000.0, tenant_});
+      {std::chrono::system_clock::now(), method_, std::move(route), result.status, elapsed * 1000.0, result.tenant});
 
   stream_.expires_after(services.config.read_timeout);
   http::async_write(stream_, response_,

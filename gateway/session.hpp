@@ -80,7 +80,6 @@ private:
   std::size_t discarded_ = 0;
   std::chrono::steady_clock::time_point started_;
   std::string method_;
-  std::string tenant_;
 };
 
 } // namespace authflow::gateway

@@ -49,6 +49,17 @@ EXCEPTION WHEN invalid_text_representation THEN
 END $$;
 COMMENT ON FUNCTION authflow.require_client_address(text) IS 'Internal: a valid client address (canonical text), else 22023';
 
+-- tenant_canonical_name: a tenant name that is a UUID (8-4-4-4-12 hex digits, as Stack names its
+-- projects) is written in lower case, so that the case of its digits never names another tenant;
+-- any other name is returned as it is (names are case-sensitive: Acme and acme are two tenants).
+CREATE OR REPLACE FUNCTION authflow.tenant_canonical_name(tenant text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
+RETURN CASE WHEN length(tenant) = 36 AND tenant ~ '^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$' THEN lower(tenant)
+            ELSE tenant END;
+COMMENT ON FUNCTION authflow.tenant_canonical_name(text) IS
+  'The canonical form of a tenant name: a UUID in lower case, any other name unchanged';
+
 CREATE OR REPLACE FUNCTION authflow.require_tenant(tenant text)
 RETURNS authflow.tenants
 LANGUAGE plpgsql STABLE
@@ -57,7 +68,7 @@ AS $$
 DECLARE
   settings authflow.tenants;
 BEGIN
-  SELECT * INTO settings FROM authflow.tenants AS t WHERE t.name = tenant;
+  SELECT * INTO settings FROM authflow.tenants AS t WHERE t.name = authflow.tenant_canonical_name(tenant);
   IF NOT FOUND THEN
     IF tenant IS NULL OR tenant = '' THEN
       RAISE EXCEPTION 'tenant must not be empty' USING ERRCODE = 'invalid_parameter_value';

@@ -26,6 +26,7 @@ BEGIN
     RAISE EXCEPTION 'tenant must be 1 to 128 characters of A-Z a-z 0-9 . _ : - (starting with a letter or digit)'
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
+  tenant := authflow.tenant_canonical_name(tenant);
   FOR setting IN SELECT * FROM (VALUES
       ('session_ttl', session_ttl, interval '10 years'),
       ('access_token_ttl', access_token_ttl, interval '1 day'),

@@ -2,6 +2,122 @@
 -- key checks all live here, so the whole HTTP contract is testable in SQL and the gateway only
 -- carries requests. See docs/http-api.md.
 
+-- Request and response headers by family: the one list of the names authflow reads and writes.
+-- Stack Auth's clients send x-stack-* names; since Stack Auth became Hexclave its SDK sends
+-- x-hexclave-* names, and the real server accepts both. A request header family is read through
+-- http_header (the first of its names present wins); a response header family is written with
+-- every name. See docs/http-api.md, Conventions. The names live in http_header_names(family), a
+-- CASE the planner folds where the family is a constant (the hot route pays nothing for it).
+CREATE OR REPLACE FUNCTION authflow.http_header_names(family text)
+RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE family
+  WHEN 'tenant' THEN '{x-tenant-id,x-stack-project-id,x-hexclave-project-id}'::text[]
+  WHEN 'server_key' THEN '{x-server-key,x-stack-secret-server-key,x-hexclave-secret-server-key}'
+  WHEN 'access_token' THEN '{x-stack-access-token,x-hexclave-access-token}'
+  WHEN 'refresh_token' THEN '{x-refresh-token,x-stack-refresh-token,x-hexclave-refresh-token}'
+  WHEN 'access_type' THEN '{x-stack-access-type,x-hexclave-access-type}'
+  WHEN 'publishable_client_key' THEN '{x-stack-publishable-client-key,x-hexclave-publishable-client-key}'
+  WHEN 'override_error_status' THEN '{x-stack-override-error-status,x-hexclave-override-error-status}'
+  WHEN 'known_error' THEN '{x-known-error,x-stack-known-error,x-hexclave-known-error}'
+  WHEN 'actual_status' THEN '{x-stack-actual-status,x-hexclave-actual-status}'
+END;
+COMMENT ON FUNCTION authflow.http_header_names(text) IS 'The header names of one family, in precedence order (NULL for an unknown family)';
+
+CREATE OR REPLACE FUNCTION authflow.http_header_names()
+RETURNS TABLE (family text, direction text, names text[])
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+  SELECT f.family, f.direction, authflow.http_header_names(f.family)
+    FROM (VALUES ('tenant', 'request'), ('server_key', 'request'), ('access_token', 'request'), ('refresh_token', 'request'),
+                 ('access_type', 'request'), ('publishable_client_key', 'request'), ('override_error_status', 'request'),
+                 ('known_error', 'response'), ('actual_status', 'response')) AS f(family, direction)
+$$;
+COMMENT ON FUNCTION authflow.http_header_names() IS
+  'Every header family authflow reads (request) or writes (response), with its names in precedence order';
+
+-- http_header is the value of a request header family: its first name present, else NULL.
+CREATE OR REPLACE FUNCTION authflow.http_header(headers jsonb, family text)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+AS $$
+DECLARE
+  name text;
+  value text;
+BEGIN
+  FOREACH name IN ARRAY authflow.http_header_names(family) LOOP
+    value := headers ->> name;
+    IF value IS NOT NULL THEN
+      RETURN value;
+    END IF;
+  END LOOP;
+  RETURN NULL;
+END $$;
+COMMENT ON FUNCTION authflow.http_header(jsonb, text) IS 'Internal: the first header of a family present in a request, NULL when none is';
+
+-- http_headers_all sets every name of a response header family to one value.
+CREATE OR REPLACE FUNCTION authflow.http_headers_all(family text, value text)
+RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+AS $$
+DECLARE
+  name text;
+  headers jsonb := '{}';
+BEGIN
+  FOREACH name IN ARRAY authflow.http_header_names(family) LOOP
+    headers := headers || jsonb_build_object(name, value);
+  END LOOP;
+  RETURN headers;
+END $$;
+COMMENT ON FUNCTION authflow.http_headers_all(text, text) IS 'Internal: {name: value} for every header name of a family';
+
+-- The tenant of a request is named by the tenant family, the first present winning; without any
+-- of them it is default. Every route reads the tenant through http_tenant_name.
+CREATE OR REPLACE FUNCTION authflow.http_tenant_headers()
+RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN authflow.http_header_names('tenant');
+COMMENT ON FUNCTION authflow.http_tenant_headers() IS 'The request headers that name the tenant, in precedence order';
+
+-- A tenant named by a UUID is one tenant whatever the case of its hex digits: the name is
+-- canonical (authflow.tenant_canonical_name, lower case), as Stack's project ids are UUIDs.
+-- Any other name is taken as it is written.
+CREATE OR REPLACE FUNCTION authflow.http_tenant_name(headers jsonb)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+AS $$
+DECLARE
+  header text;
+  value text;
+BEGIN
+  FOREACH header IN ARRAY authflow.http_header_names('tenant') LOOP
+    value := headers ->> header;
+    IF value IS NOT NULL THEN
+      RETURN authflow.tenant_canonical_name(value);
+    END IF;
+  END LOOP;
+  RETURN 'default';
+END $$;
+COMMENT ON FUNCTION authflow.http_tenant_name(jsonb) IS
+  'Internal: the tenant a request names (the first of http_tenant_headers present, canonical), default when none';
+
+-- http_override_error_status: a client that asks for it (Stack's SDK always does) gets every
+-- error as 200 with the real status in the actual_status headers, as from Stack's server; the
+-- body and the known-error headers stay as they are.
+CREATE OR REPLACE FUNCTION authflow.http_override_error_status(response authflow.http_response, headers jsonb)
+RETURNS authflow.http_response
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+  IF response.status BETWEEN 400 AND 599 AND lower(authflow.http_header(headers, 'override_error_status')) = 'true' THEN
+    response.headers := response.headers || authflow.http_headers_all('actual_status', response.status::text);
+    response.status := 200;
+  END IF;
+  RETURN response;
+END $$;
+COMMENT ON FUNCTION authflow.http_override_error_status(authflow.http_response, jsonb) IS
+  'Internal: an error response as 200 with x-stack-actual-status (and its twin) when the request asks for it';
+
 CREATE OR REPLACE FUNCTION authflow.api_key_create(kind text DEFAULT 'server', tenant text DEFAULT 'default')
 RETURNS text
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -49,13 +165,19 @@ LANGUAGE sql IMMUTABLE
 RETURN ROW(status, jsonb_build_object('content-type', 'application/json') || extra_headers, body::text)::authflow.http_response;
 COMMENT ON FUNCTION authflow.http_json(integer, jsonb, jsonb) IS 'Internal: a response with a JSON body';
 
+-- The codes Stack's SDK knows as errors with details get Stack's details too, or the SDK cannot
+-- rebuild the error from the body (KnownError.fromJson reads details.message); PROJECT_NOT_FOUND
+-- has its own (http_project_not_found).
 CREATE OR REPLACE FUNCTION authflow.http_error(status integer, code text, message text, extra_headers jsonb DEFAULT '{}')
 RETURNS authflow.http_response
 LANGUAGE sql IMMUTABLE
-RETURN authflow.http_json(status, jsonb_build_object('code', code, 'error', message),
-                          jsonb_build_object('x-known-error', code, 'x-stack-known-error', code) || extra_headers);
+RETURN authflow.http_json(status,
+                          jsonb_build_object('code', code, 'error', message)
+                            || CASE WHEN code IN ('SCHEMA_ERROR', 'INVALID_ACCESS_TOKEN')
+                                    THEN jsonb_build_object('details', jsonb_build_object('message', message)) ELSE '{}' END,
+                          authflow.http_headers_all('known_error', code) || extra_headers);
 COMMENT ON FUNCTION authflow.http_error(integer, text, text, jsonb) IS
-  'Internal: an error response {"code", "error"} with the code in x-known-error (and x-stack-known-error)';
+  'Internal: an error response {"code", "error"} (and Stack''s details for the codes its SDK reads them of) with the code in the known-error headers';
 
 -- http_too_many_requests is the answer to a request over a rate limit (authflow.rate_limit_hit).
 CREATE OR REPLACE FUNCTION authflow.http_too_many_requests(wait_seconds integer)
@@ -98,38 +220,12 @@ AS $$
 $$;
 COMMENT ON FUNCTION authflow.http_error_for(text, text) IS 'Internal: the HTTP response for a SQLSTATE, NULL when it is no client error';
 
--- The tenant of a request is named by these headers, the first present winning; without any of
--- them it is default. This is the one list of their names: every route reads the tenant through
--- http_tenant_name.
-CREATE OR REPLACE FUNCTION authflow.http_tenant_headers()
-RETURNS text[]
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN '{x-tenant-id,x-stack-project-id}'::text[];
-COMMENT ON FUNCTION authflow.http_tenant_headers() IS 'The request headers that name the tenant, in precedence order';
-
-CREATE OR REPLACE FUNCTION authflow.http_tenant_name(headers jsonb)
-RETURNS text
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
-AS $$
-DECLARE
-  header text;
-  value text;
-BEGIN
-  FOREACH header IN ARRAY authflow.http_tenant_headers() LOOP
-    value := headers ->> header;
-    IF value IS NOT NULL THEN
-      RETURN value;
-    END IF;
-  END LOOP;
-  RETURN 'default';
-END $$;
-COMMENT ON FUNCTION authflow.http_tenant_name(jsonb) IS
-  'Internal: the tenant a request names (the first of http_tenant_headers present), default when none';
-
 CREATE OR REPLACE FUNCTION authflow.http_project_not_found(tenant_name text)
 RETURNS authflow.http_response
 LANGUAGE sql IMMUTABLE
-RETURN authflow.http_error(400, 'PROJECT_NOT_FOUND', format('project "%s" does not exist', left(tenant_name, 128)));
+RETURN authflow.http_json(400, jsonb_build_object('code', 'PROJECT_NOT_FOUND', 'error', format('project "%s" does not exist', left(tenant_name, 128)),
+                                                  'details', jsonb_build_object('project_id', left(tenant_name, 128))),
+                          authflow.http_headers_all('known_error', 'PROJECT_NOT_FOUND'));
 COMMENT ON FUNCTION authflow.http_project_not_found(text) IS 'Internal: the 400 response for an unknown tenant';
 
 -- Request bodies and their fields. Each failure is an AF400 (400 SCHEMA_ERROR) naming the field.
@@ -209,14 +305,14 @@ CREATE OR REPLACE FUNCTION authflow.http_refresh_token(headers jsonb, settings a
 RETURNS text
 LANGUAGE sql STABLE
 AS $$
-  SELECT coalesce(headers ->> 'x-refresh-token',
+  SELECT coalesce(authflow.http_header(headers, 'refresh_token'),
                   (SELECT nullif(substr(btrim(c.pair), length(settings.refresh_cookie_name) + 2), '')
                      FROM regexp_split_to_table(headers ->> 'cookie', ';') WITH ORDINALITY AS c(pair, position)
                     WHERE starts_with(btrim(c.pair), settings.refresh_cookie_name || '=')
                     ORDER BY c.position LIMIT 1))
 $$;
 COMMENT ON FUNCTION authflow.http_refresh_token(jsonb, authflow.tenants) IS
-  'Internal: the refresh token of a request: x-refresh-token, else the tenant''s cookie';
+  'Internal: the refresh token of a request: the refresh_token header family, else the tenant''s cookie';
 
 -- http_token_of_tenant: false when a refresh token belongs to a session of another tenant; an
 -- unknown token is left to the route (it fails there as it would in any tenant).
@@ -235,7 +331,7 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  presented text := coalesce(headers ->> 'x-server-key', headers ->> 'x-stack-secret-server-key');
+  presented text := authflow.http_header(headers, 'server_key');
   key_tenant integer;
 BEGIN
   IF presented IS NULL THEN
@@ -275,7 +371,10 @@ COMMENT ON FUNCTION authflow.http_path_user_id(text) IS 'Internal: the percent-d
 -- GET /api/v1/sessions/current, the hot route: no subtransaction, nothing raised. It sets the
 -- route header itself. No SET clause: its only caller, authflow.http, pins search_path already,
 -- and a nested SET would switch GUCs twice per request. The tenant rule is that of every route:
--- the request's tenant (default without a header) must be the token's.
+-- the request's tenant (default without a header) must be the token's. The access token is
+-- Authorization: Bearer, else the access_token header family (Stack's SDK). It finishes its
+-- answers itself, as http_answer does those of the other routes (x-authflow-tenant, and the
+-- error-status override), which keeps the route at one function call.
 CREATE OR REPLACE FUNCTION authflow.http_session_current(headers jsonb)
 RETURNS authflow.http_response
 LANGUAGE plpgsql STABLE
@@ -283,27 +382,34 @@ AS $$
 DECLARE
   credentials text := headers ->> 'authorization';
   tenant_name text := authflow.http_tenant_name(headers);
+  access_token text;
   session record;
   unknown authflow.http_response;
 BEGIN
   IF credentials IS NOT NULL AND lower(left(credentials, 7)) = 'bearer ' THEN
-    SELECT * INTO session FROM authflow.session_validate(ltrim(substr(credentials, 8)));
+    access_token := ltrim(substr(credentials, 8));
+  ELSE
+    access_token := authflow.http_header(headers, 'access_token');
+  END IF;
+  IF access_token IS NOT NULL THEN
+    SELECT * INTO session FROM authflow.session_validate(access_token);
     IF FOUND AND session.tenant = tenant_name THEN
-      RETURN ROW(200, '{"content-type": "application/json", "x-authflow-route": "GET /api/v1/sessions/current"}'::jsonb,
+      RETURN ROW(200, jsonb_build_object('content-type', 'application/json', 'x-authflow-route', 'GET /api/v1/sessions/current',
+                                         'x-authflow-tenant', left(tenant_name, 128)),
                  to_jsonb(session)::text)::authflow.http_response;
     END IF;
   END IF;
   IF NOT EXISTS (SELECT FROM authflow.tenants AS t WHERE t.name = tenant_name) THEN
     unknown := authflow.http_project_not_found(tenant_name);
-    unknown.headers := unknown.headers || '{"x-authflow-route": "GET /api/v1/sessions/current"}';
-    RETURN unknown;
+  ELSIF access_token IS NOT NULL THEN
+    unknown := authflow.http_error(401, 'INVALID_ACCESS_TOKEN', 'the access token is invalid or expired', '{"www-authenticate": "Bearer"}');
+  ELSE
+    unknown := authflow.http_error(401, 'ACCESS_TOKEN_REQUIRED', 'an access token is required (Authorization: Bearer)',
+                                   '{"www-authenticate": "Bearer"}');
   END IF;
-  IF credentials IS NOT NULL AND lower(left(credentials, 7)) = 'bearer ' THEN
-    RETURN authflow.http_error(401, 'INVALID_ACCESS_TOKEN', 'the access token is invalid or expired',
-                               '{"www-authenticate": "Bearer", "x-authflow-route": "GET /api/v1/sessions/current"}');
-  END IF;
-  RETURN authflow.http_error(401, 'ACCESS_TOKEN_REQUIRED', 'an access token is required (Authorization: Bearer)',
-                             '{"www-authenticate": "Bearer", "x-authflow-route": "GET /api/v1/sessions/current"}');
+  unknown.headers := unknown.headers || jsonb_build_object('x-authflow-route', 'GET /api/v1/sessions/current',
+                                                           'x-authflow-tenant', left(tenant_name, 128));
+  RETURN authflow.http_override_error_status(unknown, headers);
 END $$;
 COMMENT ON FUNCTION authflow.http_session_current(jsonb) IS 'Internal: GET /api/v1/sessions/current';
 
@@ -372,7 +478,7 @@ BEGIN
     END IF;
     millis := authflow.http_field(request, 'expires_in_millis', 'number')::numeric;
     IF millis <= 0 OR millis > extract(epoch FROM settings.cli_attempt_max_ttl) * 1000 THEN
-      RAISE EXCEPTION 'expires_in_millis must be greater than 0 and at most %', extract(epoch FROM settings.cli_attempt_max_ttl) * 1000
+      RAISE EXCEPTION 'expires_in_millis must be greater than 0 and at most %', (extract(epoch FROM settings.cli_attempt_max_ttl) * 1000)::bigint
         USING ERRCODE = 'AF400';
     END IF;
     SELECT * INTO result FROM authflow.cli_start(make_interval(secs => millis / 1000),
@@ -467,6 +573,21 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION authflow.http_dispatch(text, text, text, jsonb, text) IS 'Internal: serves a routed request';
 
+-- http_answer finishes every response of authflow.http: the error-status override a client asked
+-- for, and the tenant the request named, for the gateway's access log (x-authflow-tenant, which
+-- the gateway takes out of the response like x-authflow-route).
+CREATE OR REPLACE FUNCTION authflow.http_answer(response authflow.http_response, headers jsonb)
+RETURNS authflow.http_response
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+  response := authflow.http_override_error_status(response, headers);
+  response.headers := response.headers || jsonb_build_object('x-authflow-tenant', left(authflow.http_tenant_name(headers), 128));
+  RETURN response;
+END $$;
+COMMENT ON FUNCTION authflow.http_answer(authflow.http_response, jsonb) IS
+  'Internal: a response with the error-status override applied and x-authflow-tenant set';
+
 CREATE OR REPLACE FUNCTION authflow.http(method text, path text, headers jsonb, body text)
 RETURNS SETOF authflow.http_response
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -487,7 +608,7 @@ BEGIN
   END IF;
   SELECT r.template, r.methods INTO template, methods FROM authflow.http_route(route_path) AS r;
   IF template IS NULL THEN
-    RETURN NEXT authflow.http_error(404, 'NOT_FOUND', 'no such route', '{"x-authflow-route": "other"}');
+    RETURN NEXT authflow.http_answer(authflow.http_error(404, 'NOT_FOUND', 'no such route', '{"x-authflow-route": "other"}'), headers);
     RETURN;
   ELSIF method IS NULL OR NOT method = ANY (methods) THEN
     response := authflow.http_error(405, 'METHOD_NOT_ALLOWED', 'method not allowed',
@@ -512,7 +633,7 @@ BEGIN
   -- client's raw method (each distinct label is a series the gateway keeps).
   response.headers := response.headers || jsonb_build_object('x-authflow-route',
     CASE WHEN method = ANY (methods) THEN method || ' ' || template ELSE 'other' END);
-  RETURN NEXT response;
+  RETURN NEXT authflow.http_answer(response, headers);
 END $$;
 COMMENT ON FUNCTION authflow.http(text, text, jsonb, text) IS
   'The HTTP API in one function: routes a request (method, path with optional query, lower-case headers, body) and returns status, headers and body. The gateway calls only this.';

@@ -112,3 +112,22 @@ DROP FUNCTION authflow.cli_poll(text, text);
 DROP FUNCTION authflow.cli_claim_anon_session(text, text);
 DROP FUNCTION authflow.session_list(text, text);
 DROP FUNCTION authflow.session_insert(authflow.tenants, bigint, text, jsonb);
+
+-- Tenants named by a UUID are named in lower case from 0.2.0 on (authflow.tenant_canonical_name),
+-- as a request naming one in upper case means the same tenant. Two tenants of 0.1.0 whose UUID
+-- names differ only in case cannot both keep their name: the update stops and says which.
+DO $$
+DECLARE
+  clash text;
+BEGIN
+  SELECT string_agg(format('%L', t.name), ', ' ORDER BY t.name) INTO clash
+    FROM authflow.tenants AS t
+   WHERE t.name ~ '^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$'
+     AND (SELECT count(*) FROM authflow.tenants AS o WHERE lower(o.name) = lower(t.name)) > 1;
+  IF clash IS NOT NULL THEN
+    RAISE EXCEPTION 'tenants % differ only in the case of a UUID; rename all but one before updating', clash
+      USING ERRCODE = 'unique_violation';
+  END IF;
+  UPDATE authflow.tenants SET name = lower(name)
+   WHERE name ~ '^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$' AND name <> lower(name);
+END $$;

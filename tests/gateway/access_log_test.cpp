@@ -7,6 +7,9 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <tuple>
+#include <vector>
+
 namespace authflow::testing {
 namespace {
 
@@ -45,13 +48,41 @@ TEST(AccessLog, OneLinePerRequestWithRouteStatusTenantAndDuration) {
   EXPECT_TRUE(line["time"].is_string());
   EXPECT_EQ(line["time"].get<std::string>().back(), 'Z');
 
+  // The tenant is the one SQL names in x-authflow-tenant (it alone knows the tenant headers); the
+  // header never reaches the client.
+  EXPECT_EQ(response.count("x-authflow-tenant"), 0u);
+}
+
+TEST(AccessLog, TheGatewaysOwnAnswersNameNoTenant) {
+  GatewayProcess gateway({"--http-function", test_function()});
+  HttpClient client(gateway.port());
   ASSERT_EQ(
       client.send(make_request(http::verb::get, "/healthz", "", {{"X-Stack-Project-Id", "project-two"}})).result_int(),
       200);
-  auto alias = log_line_with(gateway, "project-two");
-  ASSERT_TRUE(alias.is_object());
-  EXPECT_EQ(alias["tenant"], "project-two");
-  EXPECT_EQ(alias["route"], "GET /healthz");
+  auto line = log_line_with(gateway, "GET /healthz");
+  ASSERT_TRUE(line.is_object());
+  EXPECT_TRUE(line["tenant"].is_null()) << line.dump();
+}
+
+// Over the real authflow.http: every tenant header SQL accepts reaches the log, as SQL resolved it.
+TEST(AccessLog, TheTenantIsTheOneSqlResolved) {
+  GatewayProcess gateway({});
+  HttpClient client(gateway.port());
+  const std::string uuid = "8C7A52E4-0E27-4A61-9B1B-3F0A6D1E2C55";
+  for (const auto &[header, value, logged] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{{"X-Hexclave-Project-Id", uuid, "8c7a52e4-0e27-4a61-9b1b-3f0a6d1e2c55"},
+                                                                      {"X-Stack-Project-Id", "log-stack-name", "log-stack-name"},
+                                                                      {"X-Tenant-Id", "log-own-name", "log-own-name"}}) {
+    auto response = client.send(make_request(http::verb::post, "/api/v1/auth/cli/poll", "{}", {{header, value}}));
+    EXPECT_EQ(response.result_int(), 400) << header;
+    EXPECT_EQ(response.count("x-authflow-tenant"), 0u);
+    auto line = log_line_with(gateway, "\"" + logged + "\"");
+    ASSERT_TRUE(line.is_object()) << header;
+    EXPECT_EQ(line["tenant"], logged) << header;
+  }
+  ASSERT_EQ(client.send(make_request(http::verb::post, "/api/v1/auth/cli/poll", "{}")).result_int(), 400);
+  auto line = log_line_with(gateway, "\"default\"");
+  ASSERT_TRUE(line.is_object());
 }
 
 TEST(AccessLog, NeverHoldsTokensCookiesKeysBodiesQueriesOrRawPaths) {

@@ -52,6 +52,7 @@ BEGIN
     jsonb_build_object('content-type', 'application/json',
                        'x-authflow-route', request_method || ' /echo',
                        'x-echo', 'yes',
+                       'x-authflow-tenant', coalesce(request_headers ->> 'x-tenant-id', ''),
                        'set-cookie', jsonb_build_array('a=1; Path=/; HttpOnly', 'b=2; Path=/')),
     jsonb_build_object('method', request_method, 'target', request_target,
                        'headers', request_headers, 'body', request_body)::text;

@@ -163,9 +163,9 @@ SELECT is((pg_temp.user_sessions('GET', (SELECT server_key FROM keys LIMIT 1))).
 CREATE FUNCTION pg_temp.key_headers() RETURNS jsonb LANGUAGE sql AS $$
   SELECT jsonb_build_object('x-server-key', authflow.api_key_create()) $$;
 
--- One tenant rule on every route: the tenant headers (x-tenant-id, then x-stack-project-id) name
+-- One tenant rule on every route: the tenant headers (x-tenant-id, x-stack-project-id, x-hexclave-project-id) name
 -- the tenant, no header means default, and a token of another tenant is refused.
-SELECT is(authflow.http_tenant_headers(), '{x-tenant-id,x-stack-project-id}', 'the tenant headers, in precedence order');
+SELECT is(authflow.http_tenant_headers(), '{x-tenant-id,x-stack-project-id,x-hexclave-project-id}', 'the tenant headers, in precedence order');
 SELECT is(authflow.http_tenant_name('{}'), 'default', 'no tenant header: default');
 SELECT is(authflow.http_tenant_name('{"x-stack-project-id": "b", "x-tenant-id": "a"}'), 'a', 'x-tenant-id wins over x-stack-project-id');
 SELECT is(authflow.http_tenant_name('{"x-stack-project-id": "b"}'), 'b', 'x-stack-project-id alone');
