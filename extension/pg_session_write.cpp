@@ -34,7 +34,7 @@ namespace {
 struct SavedStatement {
   const char *sql;
   int argument_count;
-  Oid argument_types[8];
+  Oid argument_types[9];
   SPIPlanPtr plan;
 };
 
@@ -135,6 +135,22 @@ SavedStatement create_insert_statement = {
 SavedStatement user_ensure_statement = {"SELECT authflow.user_ensure($1, $2, $3)", 3, {INT4OID, TEXTOID, TEXTOID},
                                         nullptr};
 
+// The common case in one statement: the user exists in the tenant with the same handle (or no
+// handle is given). No row inserted means the rare path: an unknown tenant, a new user or a new
+// handle (create_lookup_statement, user_ensure, then create_insert_statement).
+SavedStatement create_existing_statement = {
+    "INSERT INTO authflow.sessions AS s (access_expires_at, expires_at, created_at, refreshed_at, user_key,"
+    "                                    session_id, kind, access_hash, refresh_hash, client, client_address, user_agent)"
+    " SELECT least(now() + t.access_token_ttl, now() + t.session_ttl, now() + t.session_max_lifetime),"
+    "        least(now() + t.session_ttl, now() + t.session_max_lifetime), now(), now(), u.user_key, $4, 'web', $5, $6,"
+    "        $7, $8, left($9, 512)"
+    "   FROM authflow.tenants AS t JOIN authflow.users AS u ON u.tenant_id = t.tenant_id AND u.user_id = $1"
+    "  WHERE t.name = $2 AND ($3::text IS NULL OR u.handle IS NOT DISTINCT FROM $3)"
+    " RETURNING s.access_expires_at, s.expires_at, s.created_at",
+    9,
+    {TEXTOID, TEXTOID, TEXTOID, UUIDOID, BYTEAOID, BYTEAOID, JSONBOID, TEXTOID, TEXTOID},
+    nullptr};
+
 // RotationKey is the database's rotation key as this backend last read it.
 struct RotationKey {
   std::size_t size = 0;
@@ -230,45 +246,55 @@ AUTHFLOW_SQL_FUNCTION(authflow_session_create) {
   const Datum handle = has_handle ? PG_GETARG_DATUM(1) : static_cast<Datum>(0);
   const Datum tenant = PG_ARGISNULL(3) ? static_cast<Datum>(0) : PG_GETARG_DATUM(3);
 
-  Datum lookup_arguments[3] = {user_id, tenant, handle};
-  const char lookup_nulls[4] = {' ', PG_ARGISNULL(3) ? 'n' : ' ', has_handle ? ' ' : 'n', '\0'};
-  Execute(create_lookup_statement, lookup_arguments, lookup_nulls);
-  if (SPI_processed != 1) {
-    CallHelper("SELECT (authflow.require_tenant($1)).tenant_id", 1, text_types, &lookup_arguments[1], &lookup_nulls[1]);
-  }
-  bool tenant_null, user_null, handle_same_null;
-  const Datum tenant_id = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &tenant_null);
-  Datum user_key = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &user_null);
-  const bool handle_same =
-      DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &handle_same_null));
-  if (user_null || !handle_same) {
-    Datum values[3] = {tenant_id, user_id, handle};
-    const char nulls[4] = {' ', ' ', has_handle ? ' ' : 'n', '\0'};
-    Execute(user_ensure_statement, values, nulls);
-    if (SPI_processed != 1)
-      elog(ERROR, "authflow: user_ensure returned no row");
-    bool key_null;
-    user_key = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &key_null);
-  }
-
   const authflow::RowId id = authflow::time_ordered_row_id();
   pg_uuid_t session_id;
   std::memcpy(session_id.data, id.data(), sizeof session_id.data);
   const authflow::IssuedToken refresh = authflow::token_issue(authflow::TokenKind::refresh, id);
   const authflow::IssuedToken access = authflow::token_issue(authflow::TokenKind::access, id);
-  Datum insert_arguments[8] = {user_key,
-                               UUIDPGetDatum(&session_id),
-                               authflow::pg::ByteaDatum(access.secret_hash.data(), access.secret_hash.size()),
-                               authflow::pg::ByteaDatum(refresh.secret_hash.data(), refresh.secret_hash.size()),
-                               has_client ? PG_GETARG_DATUM(2) : static_cast<Datum>(0),
-                               tenant_id,
-                               client_address,
-                               has_agent ? PG_GETARG_DATUM(5) : static_cast<Datum>(0)};
-  const char insert_nulls[9] = {' ', ' ', ' ', ' ', has_client ? ' ' : 'n', ' ', has_address ? ' ' : 'n',
-                                has_agent ? ' ' : 'n', '\0'};
-  Execute(PG_NARGS() > 4 ? create_insert_statement : create_insert_legacy_statement, insert_arguments, insert_nulls);
-  if (SPI_processed != 1)
-    elog(ERROR, "authflow: the session was not inserted");
+  const Datum access_hash = authflow::pg::ByteaDatum(access.secret_hash.data(), access.secret_hash.size());
+  const Datum refresh_hash = authflow::pg::ByteaDatum(refresh.secret_hash.data(), refresh.secret_hash.size());
+  const Datum client = has_client ? PG_GETARG_DATUM(2) : static_cast<Datum>(0);
+  const Datum agent = has_agent ? PG_GETARG_DATUM(5) : static_cast<Datum>(0);
+
+  bool inserted = false;
+  if (PG_NARGS() > 4 && !PG_ARGISNULL(3)) {
+    Datum arguments[9] = {user_id, tenant, handle, UUIDPGetDatum(&session_id), access_hash, refresh_hash,
+                          client, client_address, agent};
+    const char nulls[10] = {' ', ' ', has_handle ? ' ' : 'n', ' ', ' ', ' ', has_client ? ' ' : 'n',
+                            has_address ? ' ' : 'n', has_agent ? ' ' : 'n', '\0'};
+    Execute(create_existing_statement, arguments, nulls);
+    inserted = SPI_processed == 1;
+  }
+  if (!inserted) {
+    Datum lookup_arguments[3] = {user_id, tenant, handle};
+    const char lookup_nulls[4] = {' ', PG_ARGISNULL(3) ? 'n' : ' ', has_handle ? ' ' : 'n', '\0'};
+    Execute(create_lookup_statement, lookup_arguments, lookup_nulls);
+    if (SPI_processed != 1) {
+      CallHelper("SELECT (authflow.require_tenant($1)).tenant_id", 1, text_types, &lookup_arguments[1],
+                 &lookup_nulls[1]);
+    }
+    bool tenant_null, user_null, handle_same_null;
+    const Datum tenant_id = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &tenant_null);
+    Datum user_key = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &user_null);
+    const bool handle_same =
+        DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &handle_same_null));
+    if (user_null || !handle_same) {
+      Datum values[3] = {tenant_id, user_id, handle};
+      const char nulls[4] = {' ', ' ', has_handle ? ' ' : 'n', '\0'};
+      Execute(user_ensure_statement, values, nulls);
+      if (SPI_processed != 1)
+        elog(ERROR, "authflow: user_ensure returned no row");
+      bool key_null;
+      user_key = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &key_null);
+    }
+    Datum insert_arguments[8] = {user_key, UUIDPGetDatum(&session_id), access_hash, refresh_hash, client, tenant_id,
+                                 client_address, agent};
+    const char insert_nulls[9] = {' ', ' ', ' ', ' ', has_client ? ' ' : 'n', ' ', has_address ? ' ' : 'n',
+                                  has_agent ? ' ' : 'n', '\0'};
+    Execute(PG_NARGS() > 4 ? create_insert_statement : create_insert_legacy_statement, insert_arguments, insert_nulls);
+    if (SPI_processed != 1)
+      elog(ERROR, "authflow: the session was not inserted");
+  }
 
   // Output: session_id, refresh_token, access_token, access_expires_at, expires_at, created_at.
   HeapTuple row = SPI_tuptable->vals[0];

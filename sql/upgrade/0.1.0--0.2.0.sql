@@ -131,3 +131,6 @@ BEGIN
   UPDATE authflow.tenants SET name = lower(name)
    WHERE name ~ '^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$' AND name <> lower(name);
 END $$;
+
+-- sessions.kind: no CHECK constraint (see sql/state/20_tables.sql).
+ALTER TABLE authflow.sessions DROP CONSTRAINT sessions_kind_check;

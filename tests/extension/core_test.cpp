@@ -6,6 +6,9 @@
 #include <set>
 #include <string>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include "crypto.hpp"
 #include "token.hpp"
 
@@ -31,6 +34,36 @@ std::string Issue(TokenKind kind) {
 }
 
 // Published test vectors (FIPS 180-2 / NIST CSRC examples).
+// RFC 4231's HMAC-SHA-256 test cases 1, 2, 3, 6 and 7 (a key longer than a block, and a message
+// longer than one).
+std::string HmacHex(const std::string &key, const std::string &data) {
+  return Hex(authflow::hmac_sha256(key.data(), key.size(), data.data(), data.size()));
+}
+
+TEST(HmacSha256, Rfc4231Vectors) {
+  EXPECT_EQ(HmacHex(std::string(20, '\x0b'), "Hi There"),
+            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+  EXPECT_EQ(HmacHex("Jefe", "what do ya want for nothing?"),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  EXPECT_EQ(HmacHex(std::string(20, '\xaa'), std::string(50, '\xdd')),
+            "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe");
+  EXPECT_EQ(HmacHex(std::string(131, '\xaa'), "Test Using Larger Than Block-Size Key - Hash Key First"),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+  EXPECT_EQ(HmacHex(std::string(131, '\xaa'),
+                    "This is a test using a larger than block-size key and a larger than block-size data. The key "
+                    "needs to be hashed before being used by the HMAC algorithm."),
+            "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2");
+  // A message longer than the inline buffer, against OpenSSL's own HMAC.
+  const std::string key = "k", long_message(1000, 'm');
+  unsigned char expected[32];
+  unsigned int length = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char *>(long_message.data()), long_message.size(), expected, &length);
+  authflow::Sha256Digest want;
+  std::memcpy(want.data(), expected, want.size());
+  EXPECT_EQ(HmacHex(key, long_message), Hex(want));
+}
+
 TEST(Sha256, EmptyString) {
   EXPECT_EQ(Sha256Hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }
