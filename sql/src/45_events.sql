@@ -53,4 +53,4 @@ AS $$
    LIMIT greatest(coalesce(max_rows, 1000), 0)
 $$;
 COMMENT ON FUNCTION authflow.security_events_list(text, timestamptz, integer) IS
-  'A tenant''s security events since a time, oldest first: refresh_token_reuse, session_revoked, sessions_revoked_all, cli_login_completed, merge_performed, api_key_created, api_key_revoked';
+  'A tenant''s security events since a time, oldest first: refresh_token_reuse, session_revoked, sessions_revoked_all, cli_login_completed, merge_performed, api_key_created, api_key_revoked, device_login_approved, device_login_denied';

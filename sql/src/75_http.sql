@@ -431,6 +431,7 @@ AS $$
     ('/api/v1/sessions/current/refresh', '{POST}'),
     ('/api/v1/users/{user_id}/sessions', '{GET,DELETE}'),
     ('/healthz', '{GET}')
+  UNION ALL SELECT o.template, o.methods FROM authflow.http_oauth_routes() AS o  -- device login (77_oauth.sql)
 $$;
 COMMENT ON FUNCTION authflow.http_routes() IS 'Every route authflow.http serves, with its allowed methods';
 
@@ -464,6 +465,8 @@ DECLARE
 BEGIN
   IF template = '/healthz' THEN
     RETURN authflow.http_json(200, '{"status": "ok"}');
+  ELSIF template IN (SELECT o.template FROM authflow.http_oauth_routes() AS o) THEN  -- form bodies, the RFC's errors
+    RETURN authflow.http_oauth(template, headers, body);
   END IF;
   SELECT * INTO settings FROM authflow.tenants AS t WHERE t.name = tenant_name;
   IF NOT FOUND THEN

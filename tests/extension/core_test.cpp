@@ -1,8 +1,9 @@
-// core_test.cpp: the extension's pure C++ core (token.hpp, crypto.hpp), without a server.
+// core_test.cpp: the extension's pure C++ core (token.hpp, crypto.hpp, user_code.hpp), without a server.
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <cstring>
+#include <map>
 #include <set>
 #include <string>
 
@@ -11,6 +12,7 @@
 
 #include "crypto.hpp"
 #include "token.hpp"
+#include "user_code.hpp"
 
 namespace {
 
@@ -95,7 +97,7 @@ TEST(SecureEqual, DifferentLengthsAreNotEqual) {
 }
 
 TEST(TokenKinds, NamesRoundTrip) {
-  for (const char *name : {"access", "refresh", "polling", "login", "key"}) {
+  for (const char *name : {"access", "refresh", "polling", "login", "key", "device"}) {
     const auto kind = authflow::token_kind_from_name(name);
     ASSERT_TRUE(kind.has_value()) << name;
     EXPECT_EQ(authflow::token_kind_name(*kind), name);
@@ -137,7 +139,7 @@ TEST_P(TokenFormat, ParsesBackToItsParts) {
 INSTANTIATE_TEST_SUITE_P(AllKinds, TokenFormat,
                          ::testing::Values(FormatCase{TokenKind::access, "afa"}, FormatCase{TokenKind::refresh, "afr"},
                                            FormatCase{TokenKind::polling, "afp"}, FormatCase{TokenKind::login, "afl"},
-                                           FormatCase{TokenKind::key, "afk"}));
+                                           FormatCase{TokenKind::key, "afk"}, FormatCase{TokenKind::device, "afd"}));
 
 TEST(TokenGeneration, HundredThousandTokensAreDistinct) {
   std::set<std::string> tokens;
@@ -234,6 +236,84 @@ TEST(TokenParse, RejectsNonCanonicalLastCharacter) {
   ASSERT_TRUE(authflow::token_parse(token).has_value());
   token.back() = 'B';
   EXPECT_FALSE(authflow::token_parse(token).has_value());
+}
+
+TEST(UserCode, GeneratedCodesAreEightAlphabetCharactersShownWithADash) {
+  for (int i = 0; i < 1000; ++i) {
+    const auto shown = authflow::user_code_shown(authflow::user_code_generate());
+    const std::string text(shown.data(), shown.size());
+    ASSERT_EQ(text.size(), 9u);
+    EXPECT_EQ(text[4], '-') << text;
+    for (std::size_t k = 0; k < text.size(); ++k) {
+      if (k != 4) {
+        EXPECT_NE(authflow::kUserCodeAlphabet.find(text[k]), std::string_view::npos) << text;
+      }
+    }
+  }
+}
+
+TEST(UserCode, EveryCharacterOfTheAlphabetIsDrawnEvenly) {
+  // 80,000 codes, 640,000 characters: each of the 20 is expected 32,000 times (sd ~ 174); a
+  // biased draw (byte % 20 without rejection) puts the last 4 at 30,000, far below the bound.
+  std::map<char, int> counts;
+  for (int i = 0; i < 80000; ++i) {
+    for (const char c : authflow::user_code_generate())
+      ++counts[c];
+  }
+  ASSERT_EQ(counts.size(), authflow::kUserCodeAlphabet.size());
+  for (const auto &[c, n] : counts) {
+    EXPECT_GT(n, 31000) << c;
+    EXPECT_LT(n, 33000) << c;
+  }
+}
+
+TEST(UserCode, TenThousandCodesAreDistinctEnough) {
+  std::set<std::string> codes;
+  for (int i = 0; i < 10000; ++i) {
+    const auto code = authflow::user_code_generate();
+    codes.emplace(code.data(), code.size());
+  }
+  // 10,000 draws from 25.6e9: a collision has a chance of about 0.2 %; two or more, far less.
+  EXPECT_GE(codes.size(), 9999u);
+}
+
+TEST(UserCode, NormalizeAcceptsWhatAPersonTypes) {
+  const std::pair<const char *, const char *> accepted[] = {
+      {"BCDF-GHJK", "BCDFGHJK"}, {"bcdf-ghjk", "BCDFGHJK"}, {"BcDfGhJk", "BCDFGHJK"},
+      {" bcdf ghjk ", "BCDFGHJK"}, {"B-C-D-F-G-H-J-K", "BCDFGHJK"}, {"wxzq\tvtsr", "WXZQVTSR"},
+      {"--ZZZZZZZZ--", "ZZZZZZZZ"}, {"zzzz\r\nzzzz", "ZZZZZZZZ"},
+  };
+  for (const auto &[input, expected] : accepted) {
+    const auto code = authflow::user_code_normalize(input);
+    ASSERT_TRUE(code.has_value()) << input;
+    EXPECT_EQ(std::string(code->data(), code->size()), expected) << input;
+  }
+}
+
+TEST(UserCode, NormalizeRejectsEverythingElse) {
+  const std::pair<const char *, std::string> refused[] = {
+      {"empty", ""},
+      {"seven characters", "BCDF-GHJ"},
+      {"nine characters", "BCDF-GHJKL"},
+      {"a vowel", "BCDF-GHJA"},
+      {"a digit", "BCDF-GHJ1"},
+      {"a letter outside the alphabet (Y)", "BCDF-GHJY"},
+      {"an underscore", "BCDF_GHJK"},
+      {"NUL inside", std::string("BCDF\0GHJK", 9)},
+      {"non-ASCII", "BCDF-GHJ\xc3\x9f"},
+      {"only dashes", "---------"},
+      {"a megabyte", std::string(1 << 20, 'B')},
+  };
+  for (const auto &[label, input] : refused)
+    EXPECT_FALSE(authflow::user_code_normalize(input).has_value()) << label;
+}
+
+TEST(UserCode, ShownCodesNormalizeBackToThemselves) {
+  const auto code = authflow::user_code_generate();
+  const auto shown = authflow::user_code_shown(code);
+  const auto back = authflow::user_code_normalize(std::string_view(shown.data(), shown.size()));
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(*back, code);
 }
 
 } // namespace
