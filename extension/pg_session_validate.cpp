@@ -12,6 +12,10 @@
 // Relations and columns are found by name once per backend and kept in a Layout, which a relcache
 // invalidation callback drops whenever one of the tables changes (ALTER, DROP EXTENSION, an
 // update of the extension), so a stale OID or column number is never used.
+//
+// On a Citus cluster (authflow.distribute), the local heap of authflow.sessions is an empty shell
+// on every node: there, validate answers through authflow.session_validate_routed, whose
+// statements Citus routes to the session's shard. It never reads the shell.
 #include <cstring>
 #include <string_view>
 
@@ -22,11 +26,14 @@
 
 extern "C" {
 #include "access/genam.h"
+#include "access/htup_details.h"
 #include "access/relation.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "catalog/namespace.h"
+#include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
@@ -51,6 +58,7 @@ struct Table {
 // Layout is where the three tables and their columns are, as of the last invalidation.
 struct Layout {
   bool valid;
+  bool distributed; // sessions is a Citus distributed table: its local heap is an empty shell
   Oid sessions, sessions_pkey, users, users_pkey, tenants, tenants_pkey;
   AttrNumber access_expires_at, expires_at, created_at, user_key, session_id, access_hash; // sessions
   AttrNumber tenant_id, user_id, handle, is_anonymous;                                     // users
@@ -104,6 +112,40 @@ AttrNumber Column(Relation relation, const char *name) {
   pg_unreachable();
 }
 
+// IsDistributed is true when Citus' metadata (on the coordinator, or synced to a worker) lists
+// the table. Citus invalidates the table's relcache entry when it distributes it, which forgets
+// the layout, so this is asked again then.
+bool IsDistributed(Oid relation) {
+  if (!OidIsValid(get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE)))
+    return false;
+  SPI_connect();
+  Oid type = OIDOID;
+  Datum value = ObjectIdGetDatum(relation);
+  const int result = SPI_execute_with_args("SELECT 1 FROM pg_catalog.pg_dist_partition WHERE logicalrelid = $1", 1,
+                                           &type, &value, nullptr, true, 1);
+  const bool distributed = result == SPI_OK_SELECT && SPI_processed == 1;
+  SPI_finish();
+  return distributed;
+}
+
+// ValidateRouted answers through authflow.session_validate_routed, whose statements Citus routes
+// to the session's shard, and copies its row (if any) into the result.
+void ValidateRouted(ReturnSetInfo *result, Datum token) {
+  SPI_connect();
+  Oid type = TEXTOID;
+  const int status = SPI_execute_with_args("SELECT * FROM authflow.session_validate_routed($1)", 1, &type, &token,
+                                           nullptr, true, 1);
+  if (status != SPI_OK_SELECT)
+    elog(ERROR, "authflow: session_validate_routed failed: %s", SPI_result_code_string(status));
+  if (SPI_processed == 1) {
+    Datum values[8];
+    bool nulls[8];
+    heap_deform_tuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, values, nulls);
+    tuplestore_putvalues(result->setResult, result->setDesc, values, nulls); // copies the values
+  }
+  SPI_finish();
+}
+
 // ResolveRelations finds the tables and indexes by name (when the layout was forgotten).
 void ResolveRelations() {
   if (!callback_registered) {
@@ -117,6 +159,7 @@ void ResolveRelations() {
   layout.users_pkey = RelationOid(schema, "users_pkey");
   layout.tenants = RelationOid(schema, "tenants");
   layout.tenants_pkey = RelationOid(schema, "tenants_pkey");
+  layout.distributed = IsDistributed(layout.sessions);
 }
 
 // ResolveColumns reads the column numbers from the open tables; opening them processed any
@@ -171,6 +214,11 @@ AUTHFLOW_SQL_FUNCTION(authflow_session_validate) {
 
   if (!layout.valid)
     ResolveRelations();
+  if (layout.distributed) {
+    layout.valid = true; // no columns are read here: the routed function reads them
+    ValidateRouted(result, PG_GETARG_DATUM(0));
+    return static_cast<Datum>(0);
+  }
   const TimestampTz now = GetCurrentTransactionStartTimestamp();
   Table sessions = OpenTable(layout.sessions, layout.sessions_pkey);
   Table users = OpenTable(layout.users, layout.users_pkey);

@@ -7,6 +7,10 @@
 // The SQL declarations are SECURITY DEFINER with a pinned search_path; the statements name every
 // object by schema.
 //
+// The updates and the revoke take the transaction's start time (now()) as their last parameter:
+// Citus refuses a STABLE function over columns in an UPDATE and any non-IMMUTABLE one in
+// RETURNING, and a parameter routes the statement to the session's shard as now() would not.
+//
 // The statements spell out the sliding expiry, least(now() + session_ttl, created_at +
 // session_max_lifetime), which authflow.session_expiry defines for the SQL side: calling that
 // function here with the tenant's whole row keeps it from being inlined and cost a third of
@@ -21,10 +25,12 @@
 #include "token.hpp"
 
 extern "C" {
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
+#include "utils/timestamp.h"
 #include "utils/uuid.h"
 }
 
@@ -43,17 +49,17 @@ SavedStatement refresh_statement = {
     // one left working. Expiry slides, never past the tenant's cap.
     "UPDATE authflow.sessions AS s"
     "   SET access_hash = $3,"
-    "       expires_at = least(now() + t.session_ttl, s.created_at + t.session_max_lifetime),"
-    "       access_expires_at = least(now() + t.access_token_ttl, now() + t.session_ttl,"
+    "       expires_at = least($4 + t.session_ttl, s.created_at + t.session_max_lifetime),"
+    "       access_expires_at = least($4 + t.access_token_ttl, $4 + t.session_ttl,"
     "                                 s.created_at + t.session_max_lifetime),"
-    "       refreshed_at = now()"
+    "       refreshed_at = $4"
     "  FROM authflow.users AS u, authflow.tenants AS t"
     " WHERE s.session_id = $1 AND u.user_key = s.user_key AND t.tenant_id = u.tenant_id"
-    "   AND s.expires_at > now() AND least(now() + t.session_ttl, s.created_at + t.session_max_lifetime) > now()"
+    "   AND s.expires_at > $4 AND least($4 + t.session_ttl, s.created_at + t.session_max_lifetime) > $4"
     "   AND authflow.secure_equal(s.refresh_hash, $2)"
     " RETURNING s.session_id, u.user_id, u.handle, s.access_expires_at, s.expires_at, s.created_at",
-    3,
-    {UUIDOID, BYTEAOID, BYTEAOID},
+    4,
+    {UUIDOID, BYTEAOID, BYTEAOID, TIMESTAMPTZOID},
     nullptr};
 
 // The rotating refresh: with the tenant's refresh_rotation, the pair derived from the presented
@@ -65,20 +71,20 @@ SavedStatement rotating_refresh_statement = {
     "   SET access_hash = CASE WHEN t.refresh_rotation THEN $3 ELSE $5 END,"
     "       previous_refresh_hash = CASE WHEN t.refresh_rotation THEN s.refresh_hash ELSE s.previous_refresh_hash END,"
     "       refresh_hash = CASE WHEN t.refresh_rotation THEN $4 ELSE s.refresh_hash END,"
-    "       rotated_at = CASE WHEN t.refresh_rotation THEN now() ELSE s.rotated_at END,"
+    "       rotated_at = CASE WHEN t.refresh_rotation THEN $7 ELSE s.rotated_at END,"
     "       refresh_generation = s.refresh_generation + CASE WHEN t.refresh_rotation THEN 1 ELSE 0 END,"
-    "       expires_at = least(now() + t.session_ttl, s.created_at + t.session_max_lifetime),"
-    "       access_expires_at = least(now() + t.access_token_ttl, now() + t.session_ttl,"
-    "                                 s.created_at + t.session_max_lifetime),"
-    "       refreshed_at = now()"
+    "       expires_at = least(authflow.instant_after($7, t.session_ttl), authflow.instant_after(s.created_at, t.session_max_lifetime)),"
+    "       access_expires_at = least(authflow.instant_after($7, t.access_token_ttl), authflow.instant_after($7, t.session_ttl),"
+    "                                 authflow.instant_after(s.created_at, t.session_max_lifetime)),"
+    "       refreshed_at = $7"
     "  FROM authflow.users AS u, authflow.tenants AS t, authflow.secrets AS k"
     " WHERE s.session_id = $1 AND u.user_key = s.user_key AND t.tenant_id = u.tenant_id"
     "   AND k.name = 'refresh_rotation' AND k.value = $6"
-    "   AND s.expires_at > now() AND least(now() + t.session_ttl, s.created_at + t.session_max_lifetime) > now()"
+    "   AND s.expires_at > $7 AND least(authflow.instant_after($7, t.session_ttl), authflow.instant_after(s.created_at, t.session_max_lifetime)) > $7"
     "   AND authflow.secure_equal(s.refresh_hash, $2)"
     " RETURNING s.session_id, u.user_id, u.handle, s.access_expires_at, s.expires_at, s.created_at, t.refresh_rotation",
-    6,
-    {UUIDOID, BYTEAOID, BYTEAOID, BYTEAOID, BYTEAOID, BYTEAOID},
+    7,
+    {UUIDOID, BYTEAOID, BYTEAOID, BYTEAOID, BYTEAOID, BYTEAOID, TIMESTAMPTZOID},
     nullptr};
 
 // What a refresh token that did not match the current one points to (the rare path: a token
@@ -98,16 +104,21 @@ SavedStatement refresh_miss_statement = {
 SavedStatement rotation_key_statement = {"SELECT value FROM authflow.secrets WHERE name = 'refresh_rotation'", 0, {},
                                          nullptr};
 
-// Revoking records the event and notifies the tenant's channel in the same statement.
-SavedStatement revoke_statement = {"WITH revoked AS (DELETE FROM authflow.sessions AS s"
-                                   "   WHERE s.session_id = $1 AND authflow.secure_equal(s.refresh_hash, $2)"
-                                   "   RETURNING s.expires_at > now() AS was_live, s.user_key, s.session_id)"
-                                   " SELECT r.was_live, authflow.security_event(u.tenant_id, 'session_revoked', u.user_id,"
-                                   "                                            r.session_id, NULL, true)"
-                                   "   FROM revoked AS r JOIN authflow.users AS u ON u.user_key = r.user_key",
-                                   2,
-                                   {UUIDOID, BYTEAOID, InvalidOid},
+// Revoking deletes the row (the tenant and user come back from the reference table joined in the
+// same single-shard statement); the event is recorded and sent by a second statement over
+// parameters only, so that on Citus it runs on the coordinator, not inside a shard's query.
+SavedStatement revoke_statement = {"DELETE FROM authflow.sessions AS s USING authflow.users AS u"
+                                   " WHERE s.session_id = $1 AND authflow.secure_equal(s.refresh_hash, $2)"
+                                   "   AND u.user_key = s.user_key"
+                                   " RETURNING s.expires_at > $3, u.tenant_id, u.user_id",
+                                   3,
+                                   {UUIDOID, BYTEAOID, TIMESTAMPTZOID},
                                    nullptr};
+
+SavedStatement revoke_event_statement = {"SELECT authflow.security_event($1, 'session_revoked', $2, $3, NULL, true)",
+                                         3,
+                                         {INT4OID, TEXTOID, UUIDOID},
+                                         nullptr};
 
 SavedStatement create_lookup_statement = {
     // The tenant, and the user when it exists with the same handle (or no handle was given).
@@ -375,8 +386,9 @@ AUTHFLOW_SQL_FUNCTION(authflow_session_refresh) {
   SPI_connect();
 
   if (!current_shape) {
-    Datum arguments[3] = {session_id, presented_hash,
-                          authflow::pg::ByteaDatum(random_access.secret_hash.data(), random_access.secret_hash.size())};
+    Datum arguments[4] = {session_id, presented_hash,
+                          authflow::pg::ByteaDatum(random_access.secret_hash.data(), random_access.secret_hash.size()),
+                          TimestampTzGetDatum(GetCurrentTransactionStartTimestamp())};
     Execute(refresh_statement, arguments);
     if (SPI_processed == 1) {
       HeapTuple row = SPI_tuptable->vals[0];
@@ -405,12 +417,13 @@ AUTHFLOW_SQL_FUNCTION(authflow_session_refresh) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     const authflow::RotatedPair next =
         authflow::rotate(token.row_id, token.secret, rotation_key.bytes, rotation_key.size);
-    Datum arguments[6] = {session_id,
+    Datum arguments[7] = {session_id,
                           presented_hash,
                           authflow::pg::ByteaDatum(next.access.secret_hash.data(), next.access.secret_hash.size()),
                           authflow::pg::ByteaDatum(next.refresh.secret_hash.data(), next.refresh.secret_hash.size()),
                           authflow::pg::ByteaDatum(random_access.secret_hash.data(), random_access.secret_hash.size()),
-                          authflow::pg::ByteaDatum(rotation_key.bytes, rotation_key.size)};
+                          authflow::pg::ByteaDatum(rotation_key.bytes, rotation_key.size),
+                          TimestampTzGetDatum(GetCurrentTransactionStartTimestamp())};
     Execute(rotating_refresh_statement, arguments);
     if (SPI_processed == 1) {
       bool is_null;
@@ -473,14 +486,19 @@ AUTHFLOW_SQL_FUNCTION(authflow_session_revoke) {
   const authflow::pg::TokenArgument token = authflow::pg::ParseTokenArgument(fcinfo, 0, authflow::TokenKind::refresh);
   if (!token.valid)
     PG_RETURN_BOOL(false);
-  Datum arguments[2] = {UUIDPGetDatum(&token.row_uuid),
-                        authflow::pg::ByteaDatum(token.secret_hash.data(), token.secret_hash.size())};
+  Datum arguments[3] = {UUIDPGetDatum(&token.row_uuid),
+                        authflow::pg::ByteaDatum(token.secret_hash.data(), token.secret_hash.size()),
+                        TimestampTzGetDatum(GetCurrentTransactionStartTimestamp())};
   SPI_connect();
   Execute(revoke_statement, arguments);
   bool was_live = false;
   if (SPI_processed == 1) {
-    bool is_null;
-    was_live = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &is_null)) && !is_null;
+    bool is_null, tenant_null, user_null;
+    HeapTuple row = SPI_tuptable->vals[0];
+    was_live = DatumGetBool(SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &is_null)) && !is_null;
+    Datum event_arguments[3] = {SPI_getbinval(row, SPI_tuptable->tupdesc, 2, &tenant_null),
+                                SPI_getbinval(row, SPI_tuptable->tupdesc, 3, &user_null), arguments[0]};
+    Execute(revoke_event_statement, event_arguments);
   }
   SPI_finish();
   PG_RETURN_BOOL(was_live);

@@ -15,6 +15,16 @@ LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
 COMMENT ON FUNCTION authflow.relax_commit_after(pg_lsn) IS
   'Internal: after a user row''s insert, let the transaction commit without waiting for the WAL flush when it wrote no WAL before (since = 0/0) and writes none after, and sessions are unlogged at commit';
 
+-- instant_after is at + span computed in UTC, which makes it IMMUTABLE (timestamptz + interval
+-- is STABLE: it reads TimeZone). Citus refuses a STABLE function over columns in an UPDATE, and
+-- the refresh computes the new expiry from the tenant's TTLs.
+CREATE OR REPLACE FUNCTION authflow.instant_after(at timestamptz, span interval)
+RETURNS timestamptz
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN (timezone('UTC', at) + span) AT TIME ZONE 'UTC';
+COMMENT ON FUNCTION authflow.instant_after(timestamptz, interval) IS
+  'Internal: at + span, computed in UTC (immutable, unlike timestamptz + interval)';
+
 -- user_ensure returns the user_key of (tenant, user_id), creating the user when missing and
 -- updating its handle when a different one is given. It writes nothing when nothing changes.
 CREATE OR REPLACE FUNCTION authflow.user_ensure(owner_tenant_id integer, owner_user_id text, new_handle text)
@@ -155,6 +165,7 @@ AS $$
 DECLARE
   settings authflow.tenants := authflow.require_user_arguments(user_id, NULL, tenant);
   revoked integer;
+  at timestamptz := now();  -- a parameter in the RETURNING below: Citus allows no now() there
 BEGIN
   -- A pick-up of a CLI or device login of this user that is making a session finishes first, so
   -- that the DELETE sees that session too (authflow.attempt_approver_live).
@@ -164,7 +175,7 @@ BEGIN
     DELETE FROM authflow.sessions AS s
      USING authflow.users AS u
      WHERE u.tenant_id = settings.tenant_id AND u.user_id = session_revoke_all.user_id AND s.user_key = u.user_key
-    RETURNING s.expires_at > now() AS was_live)
+    RETURNING s.expires_at > at AS was_live)
   SELECT count(*) FILTER (WHERE was_live) INTO revoked FROM deleted;
   PERFORM authflow.security_event(settings.tenant_id, 'sessions_revoked_all', session_revoke_all.user_id, NULL,
                                   jsonb_build_object('revoked', revoked), true);
@@ -223,6 +234,7 @@ AS $$
 DECLARE
   settings authflow.tenants := authflow.require_user_arguments(user_id, NULL, tenant);
   revoked boolean;
+  at timestamptz := now();
 BEGIN
   IF session_id IS NULL THEN
     RAISE EXCEPTION 'session_id must not be empty' USING ERRCODE = 'invalid_parameter_value';
@@ -230,7 +242,7 @@ BEGIN
   DELETE FROM authflow.sessions AS s USING authflow.users AS u
    WHERE s.session_id = session_revoke_by_id.session_id AND s.user_key = u.user_key
      AND u.tenant_id = settings.tenant_id AND u.user_id = session_revoke_by_id.user_id
-  RETURNING s.expires_at > now() INTO revoked;
+  RETURNING s.expires_at > at INTO revoked;
   IF NOT FOUND THEN
     RETURN false;
   END IF;

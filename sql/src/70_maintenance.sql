@@ -15,6 +15,10 @@ DECLARE
   deleted bigint := 0;
   batch bigint;
 BEGIN
+  IF authflow.is_distributed(target) THEN
+    -- Citus: no ctid ranges; a batch of keys found first, then deleted by key (shards in parallel).
+    RETURN authflow.purge_rows_by_key(target, condition, max_rows);
+  END IF;
   WHILE first_block <= blocks AND deleted < max_rows LOOP
     EXECUTE format(
       'DELETE FROM %s WHERE ctid = ANY (ARRAY(SELECT ctid FROM %s WHERE ctid >= %L::tid AND ctid < %L::tid AND (%s) LIMIT %s))',
@@ -29,6 +33,30 @@ END $$;
 COMMENT ON FUNCTION authflow.purge_rows(regclass, text, bigint) IS
   'Internal: deletes up to max_rows rows matching condition, in short statements over block ranges';
 
+-- purge_rows_by_key is purge_rows for a Citus table: up to max_rows rows of the condition, found
+-- by their primary key and then deleted by it, one multi-shard statement each. now() in the
+-- condition is evaluated once, on the coordinator.
+CREATE OR REPLACE FUNCTION authflow.purge_rows_by_key(target regclass, condition text, max_rows bigint)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  key_columns text;
+  deleted bigint;
+BEGIN
+  SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.position) INTO key_columns
+    FROM pg_index AS i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k (attnum, position)
+    JOIN pg_attribute AS a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+   WHERE i.indrelid = target AND i.indisprimary;
+  EXECUTE format('DELETE FROM %1$s WHERE (%2$s) IN (SELECT %2$s FROM %1$s WHERE (%3$s) LIMIT %4$s)',
+                 target, key_columns, condition, max_rows);
+  GET DIAGNOSTICS deleted = ROW_COUNT;
+  RETURN deleted;
+END $$;
+COMMENT ON FUNCTION authflow.purge_rows_by_key(regclass, text, bigint) IS
+  'Internal: purge_rows for a Citus distributed or reference table (no ctid): a batch of primary keys, then one delete by key';
+
 CREATE OR REPLACE FUNCTION authflow.purge_expired(max_rows integer DEFAULT 100000)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -36,6 +64,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   deleted bigint;
+  batch bigint;
+  candidates bigint[];
 BEGIN
   IF max_rows IS NULL OR max_rows < 1 THEN
     RAISE EXCEPTION 'max_rows must be at least 1' USING ERRCODE = 'invalid_parameter_value';
@@ -49,12 +79,29 @@ BEGIN
                              WHERE t.tenant_id = security_events.tenant_id)', max_rows - deleted);
   deleted := deleted + authflow.purge_rows('authflow.rate_counters', 'window_start < now() - interval ''1 minute''',
                                            max_rows - deleted);
-  -- Anonymous users nobody can sign in as any more, past their tenant's retention.
+  -- Anonymous users nobody can sign in as any more, past their tenant's retention. On Citus a
+  -- reference table's statement cannot look into the sessions' shards: the candidates are found
+  -- first, those with a session set aside by a second (multi-shard) query, the rest deleted. No
+  -- session can appear for them in between: nobody can sign in as them any more.
+  IF authflow.is_distributed('authflow.users') THEN
+    SELECT array_agg(u.user_key) INTO candidates
+      FROM (SELECT u.user_key FROM authflow.users AS u JOIN authflow.tenants AS t ON t.tenant_id = u.tenant_id
+             WHERE u.is_anonymous AND u.created_at < now() - t.anonymous_user_retention
+             LIMIT greatest(max_rows - deleted, 0)) AS u;
+    IF candidates IS NOT NULL THEN
+      DELETE FROM authflow.users AS u
+       WHERE u.user_key = ANY (candidates)
+         AND u.user_key <> ALL (ARRAY(SELECT s.user_key FROM authflow.sessions AS s WHERE s.user_key = ANY (candidates)));
+      GET DIAGNOSTICS batch = ROW_COUNT;
+      deleted := deleted + batch;
+    END IF;
+  ELSE
   deleted := deleted + authflow.purge_rows('authflow.users',
     'is_anonymous AND created_at < now() - (SELECT t.anonymous_user_retention FROM authflow.tenants AS t
                                              WHERE t.tenant_id = users.tenant_id)
      AND NOT EXISTS (SELECT 1 FROM authflow.sessions AS s WHERE s.user_key = users.user_key)',
     max_rows - deleted);
+  END IF;
   -- The scheduled job's own history: keep a day of it.
   IF to_regclass('cron.job_run_details') IS NOT NULL THEN
     DELETE FROM cron.job_run_details AS d
