@@ -43,14 +43,18 @@ CREATE OR REPLACE FUNCTION authflow.security_events_list(tenant text DEFAULT 'de
                                                          since timestamptz DEFAULT now() - interval '1 day',
                                                          max_rows integer DEFAULT 1000)
 RETURNS TABLE (event_id bigint, occurred_at timestamptz, kind text, user_id text, session_id uuid, details jsonb)
-LANGUAGE sql STABLE SECURITY DEFINER
+LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT e.event_id, e.occurred_at, e.kind, e.user_id, e.session_id, e.details
-    FROM authflow.require_tenant(tenant) AS s
-    JOIN authflow.security_events AS e ON e.tenant_id = s.tenant_id AND e.occurred_at >= since
-   ORDER BY e.occurred_at, e.event_id
-   LIMIT greatest(coalesce(max_rows, 1000), 0)
-$$;
+DECLARE
+  settings authflow.tenants := authflow.require_tenant(tenant);
+BEGIN
+  RETURN QUERY
+    SELECT e.event_id, e.occurred_at, e.kind, e.user_id, e.session_id, e.details
+      FROM authflow.security_events AS e
+     WHERE e.tenant_id = settings.tenant_id AND e.occurred_at >= since
+     ORDER BY e.occurred_at, e.event_id
+     LIMIT greatest(coalesce(max_rows, 1000), 0);
+END $$;
 COMMENT ON FUNCTION authflow.security_events_list(text, timestamptz, integer) IS
   'A tenant''s security events since a time, oldest first: refresh_token_reuse, session_revoked, sessions_revoked_all, cli_login_completed, merge_performed, api_key_created, api_key_revoked, device_login_approved, device_login_denied';

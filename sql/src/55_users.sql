@@ -46,14 +46,22 @@ COMMENT ON FUNCTION authflow.user_upgrade(text, text, text) IS
 
 CREATE OR REPLACE FUNCTION authflow.session_of_refresh_token(refresh_token text)
 RETURNS authflow.refresh_session
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT ROW(s.session_id, u.user_key, u.user_id, u.tenant_id, u.is_anonymous, s.expires_at > now())::authflow.refresh_session
-    FROM authflow.token_parse(refresh_token, 'refresh') AS p
-    JOIN authflow.sessions AS s ON s.session_id = p.row_id
-    JOIN authflow.users AS u ON u.user_key = s.user_key
-   WHERE authflow.secure_equal(s.refresh_hash, p.secret_hash)
-$$;
+DECLARE
+  token record;
+  found_session authflow.refresh_session;
+BEGIN
+  -- Parsed first: the session id is then a parameter, and on Citus the lookup is one shard's.
+  SELECT * INTO token FROM authflow.token_parse(refresh_token, 'refresh');
+  IF token.row_id IS NULL THEN
+    RETURN NULL;
+  END IF;
+  SELECT s.session_id, u.user_key, u.user_id, u.tenant_id, u.is_anonymous, s.expires_at > now() INTO found_session
+    FROM authflow.sessions AS s JOIN authflow.users AS u ON u.user_key = s.user_key
+   WHERE s.session_id = token.row_id AND authflow.secure_equal(s.refresh_hash, token.secret_hash);
+  RETURN found_session;
+END $$;
 COMMENT ON FUNCTION authflow.session_of_refresh_token(text) IS
   'Internal: the session and user of a refresh token (live or expired); NULL when the token matches no session';

@@ -132,10 +132,12 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   attempt authflow.cli_attempts;
+  code record;
 BEGIN
-  SELECT a.* INTO attempt FROM authflow.token_parse(login_code, 'login') AS p
-    JOIN authflow.cli_attempts AS a ON a.attempt_id = p.row_id
-   WHERE authflow.secure_equal(a.login_hash, p.secret_hash);
+  -- Parsed first: the attempt id is then a parameter, and on Citus the lookup is one shard's.
+  SELECT * INTO code FROM authflow.token_parse(login_code, 'login');
+  SELECT a.* INTO attempt FROM authflow.cli_attempts AS a
+   WHERE a.attempt_id = code.row_id AND authflow.secure_equal(a.login_hash, code.secret_hash);
   IF NOT FOUND THEN
     RAISE EXCEPTION 'Invalid login code or the code has expired' USING ERRCODE = 'AF020';
   ELSIF attempt.tenant_id <> settings.tenant_id THEN
@@ -152,12 +154,14 @@ COMMENT ON FUNCTION authflow.cli_pending_attempt(text, authflow.tenants) IS
 -- the user is still anonymous; NULL otherwise.
 CREATE OR REPLACE FUNCTION authflow.cli_live_anonymous_user(attempt authflow.cli_attempts)
 RETURNS bigint
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT u.user_key FROM authflow.sessions AS s JOIN authflow.users AS u ON u.user_key = s.user_key
-   WHERE s.session_id = attempt.anon_session_id AND s.expires_at > now() AND u.is_anonymous
-$$;
+BEGIN
+  -- PL/pgSQL, not SQL: Citus plans no statement of a SQL function that has parameters.
+  RETURN (SELECT u.user_key FROM authflow.sessions AS s JOIN authflow.users AS u ON u.user_key = s.user_key
+           WHERE s.session_id = attempt.anon_session_id AND s.expires_at > now() AND u.is_anonymous);
+END $$;
 COMMENT ON FUNCTION authflow.cli_live_anonymous_user(authflow.cli_attempts) IS
   'Internal: the anonymous user of an attempt''s CLI session, when that session is live and the user still anonymous';
 

@@ -35,11 +35,12 @@ COMMENT ON FUNCTION authflow.user_code_alphabet() IS
 -- device_user_code_hash is the stored form of a user code: its HMAC under this database's key.
 CREATE OR REPLACE FUNCTION authflow.device_user_code_hash(user_code text)
 RETURNS bytea
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT authflow.user_code_hash(user_code, k.value) FROM authflow.secrets AS k WHERE k.name = 'user_code'
-$$;
+BEGIN
+  RETURN (SELECT authflow.user_code_hash(user_code, k.value) FROM authflow.secrets AS k WHERE k.name = 'user_code');
+END $$;
 COMMENT ON FUNCTION authflow.device_user_code_hash(text) IS
   'Internal: the HMAC a user code is stored and looked up by; NULL when the text is not a user code';
 
@@ -106,13 +107,17 @@ COMMENT ON FUNCTION authflow.oauth_client_register(text, text, text, text[], tex
 CREATE OR REPLACE FUNCTION authflow.oauth_client_list(tenant text DEFAULT 'default')
 RETURNS TABLE (client_id text, name text, scopes text[], verification_uri text, poll_interval integer,
                code_lifetime interval, created_at timestamptz)
-LANGUAGE sql STABLE SECURITY DEFINER
+LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT c.client_id, c.name, c.scopes, c.verification_uri, c.poll_interval, c.code_lifetime, c.created_at
-    FROM authflow.require_tenant(tenant) AS s JOIN authflow.oauth_clients AS c ON c.tenant_id = s.tenant_id
-   ORDER BY c.client_id
-$$;
+DECLARE
+  settings authflow.tenants := authflow.require_tenant(tenant);
+BEGIN
+  RETURN QUERY
+    SELECT c.client_id, c.name, c.scopes, c.verification_uri, c.poll_interval, c.code_lifetime, c.created_at
+      FROM authflow.oauth_clients AS c WHERE c.tenant_id = settings.tenant_id
+     ORDER BY c.client_id;
+END $$;
 COMMENT ON FUNCTION authflow.oauth_client_list(text) IS 'The device-grant clients of a tenant';
 
 CREATE OR REPLACE FUNCTION authflow.oauth_client_remove(client_id text, tenant text DEFAULT 'default')
@@ -441,10 +446,9 @@ BEGIN
   -- Only a device session of this client, looked up by the id in the token; session_refresh
   -- then checks the secret (and, with rotation, the grace window and reuse).
   SELECT s.client ->> 'scope' AS scope INTO issued
-    FROM authflow.token_parse(refresh_token, 'refresh') AS p
-    JOIN authflow.sessions AS s ON s.session_id = p.row_id
+    FROM authflow.sessions AS s
     JOIN authflow.users AS u ON u.user_key = s.user_key
-   WHERE u.tenant_id = settings.tenant_id AND s.kind = 'device' AND s.client ->> 'oauth_client_id' = client.client_id;
+   WHERE s.session_id = (authflow.token_parse(refresh_token, 'refresh')).row_id AND u.tenant_id = settings.tenant_id AND s.kind = 'device' AND s.client ->> 'oauth_client_id' = client.client_id;
   IF NOT FOUND THEN
     RETURN;
   END IF;

@@ -40,15 +40,19 @@ COMMENT ON FUNCTION authflow.rate_limit_set(text, integer, integer, text) IS
 
 CREATE OR REPLACE FUNCTION authflow.rate_limit_get(tenant text DEFAULT 'default')
 RETURNS TABLE (action text, per_address_per_minute integer, per_tenant_per_minute integer)
-LANGUAGE sql STABLE SECURITY DEFINER
+LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT d.action, CASE WHEN l.action IS NULL THEN d.per_address_per_minute ELSE l.per_address_per_minute END,
-         CASE WHEN l.action IS NULL THEN d.per_tenant_per_minute ELSE l.per_tenant_per_minute END
-    FROM authflow.require_tenant(tenant) AS s CROSS JOIN authflow.rate_limit_defaults() AS d
-    LEFT JOIN authflow.rate_limits AS l ON l.tenant_id = s.tenant_id AND l.action = d.action
-   ORDER BY d.action
-$$;
+DECLARE
+  settings authflow.tenants := authflow.require_tenant(tenant);
+BEGIN
+  RETURN QUERY
+    SELECT d.action, CASE WHEN l.action IS NULL THEN d.per_address_per_minute ELSE l.per_address_per_minute END,
+           CASE WHEN l.action IS NULL THEN d.per_tenant_per_minute ELSE l.per_tenant_per_minute END
+      FROM authflow.rate_limit_defaults() AS d
+      LEFT JOIN authflow.rate_limits AS l ON l.tenant_id = settings.tenant_id AND l.action = d.action
+     ORDER BY d.action;
+END $$;
 COMMENT ON FUNCTION authflow.rate_limit_get(text) IS 'A tenant''s limits per unauthenticated action (defaults where none were set)';
 
 -- rate_limit_hit counts one request of an action for a tenant (and a client address, when
@@ -109,20 +113,28 @@ COMMENT ON FUNCTION authflow.rate_limit_hit(integer, text, text) IS
 -- entry is refused while the limit is used up (a right guess included: else guessing goes on).
 CREATE OR REPLACE FUNCTION authflow.rate_limit_exceeded(tenant_id integer, action text, client_address text)
 RETURNS integer
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT greatest(1, ceil(extract(epoch FROM date_trunc('minute', now()) + interval '1 minute' - now())))::integer
+DECLARE
+  per_address integer;
+  per_tenant integer;
+BEGIN
+  -- The limits first, then the two counters by their subjects: on Citus, two single-shard probes.
+  SELECT CASE WHEN l.action IS NULL THEN d.per_address_per_minute ELSE l.per_address_per_minute END,
+         CASE WHEN l.action IS NULL THEN d.per_tenant_per_minute ELSE l.per_tenant_per_minute END
+    INTO per_address, per_tenant
     FROM authflow.rate_limit_defaults() AS d
     LEFT JOIN authflow.rate_limits AS l ON l.tenant_id = rate_limit_exceeded.tenant_id AND l.action = d.action
-   WHERE d.action = rate_limit_exceeded.action
-     AND EXISTS (SELECT 1 FROM authflow.rate_counters AS c
-                  WHERE c.tenant_id = rate_limit_exceeded.tenant_id AND c.action = d.action
-                    AND c.window_start = date_trunc('minute', now())
-                    AND ((c.subject = left(client_address, 64) AND client_address <> '' AND
-                          c.hits >= CASE WHEN l.action IS NULL THEN d.per_address_per_minute ELSE l.per_address_per_minute END)
-                         OR (c.subject = '*' AND
-                             c.hits >= CASE WHEN l.action IS NULL THEN d.per_tenant_per_minute ELSE l.per_tenant_per_minute END)))
-$$;
+   WHERE d.action = rate_limit_exceeded.action;
+  IF EXISTS (SELECT 1 FROM authflow.rate_counters AS c
+              WHERE c.tenant_id = rate_limit_exceeded.tenant_id AND c.action = rate_limit_exceeded.action
+                AND c.window_start = date_trunc('minute', now())
+                AND ((c.subject = left(client_address, 64) AND client_address <> '' AND c.hits >= per_address)
+                     OR (c.subject = '*' AND c.hits >= per_tenant))) THEN
+    RETURN greatest(1, ceil(extract(epoch FROM date_trunc('minute', now()) + interval '1 minute' - now())))::integer;
+  END IF;
+  RETURN NULL;
+END $$;
 COMMENT ON FUNCTION authflow.rate_limit_exceeded(integer, text, text) IS
   'Internal: the seconds to wait when a client address or the tenant has used up its limit of an action this minute, else NULL; counts nothing';

@@ -145,10 +145,10 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   revoked record;
+  token record := authflow.token_parse(key, 'key');  -- parsed first: Citus ships no function's rows to a node
 BEGIN
   UPDATE authflow.api_keys AS k SET revoked_at = now()
-    FROM authflow.token_parse(key, 'key') AS p
-   WHERE k.key_id = p.row_id AND authflow.secure_equal(k.key_hash, p.secret_hash) AND k.revoked_at IS NULL
+   WHERE k.key_id = token.row_id AND authflow.secure_equal(k.key_hash, token.secret_hash) AND k.revoked_at IS NULL
   RETURNING k.tenant_id, k.key_id INTO revoked;
   IF NOT FOUND THEN
     RETURN false;
@@ -340,9 +340,10 @@ BEGIN
   IF presented IS NULL THEN
     RETURN authflow.http_error(401, 'SERVER_KEY_REQUIRED', 'this route needs a server key (x-server-key)');
   END IF;
-  SELECT k.tenant_id INTO key_tenant FROM authflow.token_parse(presented, 'key') AS p
-    JOIN authflow.api_keys AS k ON k.key_id = p.row_id
-   WHERE authflow.secure_equal(k.key_hash, p.secret_hash) AND k.revoked_at IS NULL AND k.kind = 'server';
+  SELECT k.tenant_id INTO key_tenant FROM authflow.api_keys AS k
+   WHERE k.key_id = (authflow.token_parse(presented, 'key')).row_id
+     AND authflow.secure_equal(k.key_hash, (authflow.token_parse(presented, 'key')).secret_hash)
+     AND k.revoked_at IS NULL AND k.kind = 'server';
   IF NOT FOUND THEN
     RETURN authflow.http_error(401, 'INVALID_SERVER_KEY', 'the server key is invalid or revoked');
   ELSIF key_tenant <> settings.tenant_id THEN

@@ -16,9 +16,10 @@ $$;
 CREATE FUNCTION pg_temp.status(code text, seconds numeric) RETURNS text LANGUAGE sql AS $$
   SELECT status || ' ' || poll_interval FROM pg_temp.poll(code, seconds)
 $$;
-CREATE FUNCTION pg_temp.attempt_of(code text) RETURNS authflow.device_attempts LANGUAGE sql AS $$
-  SELECT a FROM authflow.device_attempts AS a WHERE a.attempt_id = (authflow.token_parse(code)).row_id
-$$;
+CREATE FUNCTION pg_temp.attempt_of(code text) RETURNS authflow.device_attempts LANGUAGE plpgsql AS $$
+BEGIN
+  RETURN (SELECT a FROM authflow.device_attempts AS a WHERE a.attempt_id = (authflow.token_parse(code)).row_id);
+END $$;
 CREATE TEMP TABLE browser AS SELECT * FROM authflow.session_create('did:plc:device-owner', 'owner.test');
 
 -- Registered clients.
