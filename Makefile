@@ -3,6 +3,8 @@
 #   make run     install what is missing, build, start a local cluster and the gateway
 #   make test    the same set-up, then every test suite (ctest)
 #   make bench   the benchmarks (docs/benchmarks.md)
+#   make test-citus  the scale-out contract on a Citus coordinator + 2 workers (tests/citus/run;
+#                    builds Citus from ../shared/vendor once)
 #   make test-setup  scripts/install-deps for every kind of user, in a throwaway Debian 12 root
 #   make         build the extension only; make install installs it into PostgreSQL 15
 
@@ -54,7 +56,7 @@ sql/$(EXTNAME)--$(EXTVERSION).sql: $(STATE_SOURCES) $(CODE_SOURCES) extension/$(
 sql/$(EXTNAME)--%--$(EXTVERSION).sql: sql/upgrade/%--$(EXTVERSION).sql $(CODE_SOURCES) $(wildcard sql/upgrade/*.after.sql) extension/$(EXTNAME).control
 	cat $< $(CODE_SOURCES) $(wildcard sql/upgrade/$*--$(EXTVERSION).after.sql) > $@
 
-.PHONY: deps deps-bench test-setup install-extension cmake-build cluster-start cluster-start-test run test bench format
+.PHONY: deps deps-bench test-citus test-setup install-extension cmake-build cluster-start cluster-start-test run test bench format
 
 deps:
 	@scripts/install-deps
@@ -89,6 +91,11 @@ run: install-extension cmake-build cluster-start
 
 test: install-extension cmake-build cluster-start-test
 	@scripts/cluster exec ctest --test-dir $(BUILD_DIR) --output-on-failure
+
+# test-citus: the scale-out contract on a throwaway Citus cluster (docs/scale-out.md).
+test-citus: install-extension cmake-build
+	@scripts/install-deps --citus
+	@tests/citus/run
 
 # test-setup: scripts/install-deps on a fresh Debian 12 (debootstrap) as root, as sudo users with and
 # without a password and a terminal, and as a user without sudo (tests/setup/run; needs root).

@@ -1,19 +1,9 @@
 -- scale_out.sql: the schema stays compatible with the Citus recipe of docs/scale-out.md.
 BEGIN;
-SELECT plan(4);
+SELECT plan(5);
 
--- The recipe: distributed tables by the id their tokens carry, the rest as reference tables.
-CREATE TEMP TABLE recipe (table_name regclass, distribution_column name);
-INSERT INTO recipe VALUES
-  ('authflow.sessions', 'session_id'),
-  ('authflow.cli_attempts', 'attempt_id'),
-  ('authflow.device_attempts', 'attempt_id'),
-  ('authflow.device_user_codes', 'user_code_hash'),  -- what a person types: one shard too
-  ('authflow.oauth_clients', NULL),
-  ('authflow.rate_counters', 'subject'),
-  ('authflow.tenants', NULL), ('authflow.users', NULL), ('authflow.api_keys', NULL), ('authflow.merge_rules', NULL),
-  ('authflow.rate_limits', NULL), ('authflow.secrets', NULL),
-  ('authflow.security_events', 'tenant_id');
+-- The recipe: authflow.distribution_plan(), which authflow.distribute() applies (tests/citus runs it).
+CREATE TEMP TABLE recipe AS SELECT table_name, distribution_column FROM authflow.distribution_plan();
 
 SELECT set_eq($$SELECT oid::regclass FROM pg_class WHERE relnamespace = 'authflow'::regnamespace AND relkind IN ('r', 'p')$$,
               $$SELECT table_name FROM recipe$$, 'the recipe names every table of the extension');
@@ -35,6 +25,9 @@ SELECT is_empty($$
      SELECT 1 FROM pg_index AS i JOIN pg_attribute AS a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
       WHERE i.indrelid = r.table_name AND i.indisprimary AND a.attname = r.distribution_column)$$,
   'the primary key of a distributed table is its distribution column: every token lookup routes to one shard');
+
+SELECT throws_ok($$SELECT authflow.distribute()$$, '55000', format('authflow.distribute needs the citus extension in database "%s"', current_database()),
+                 'distribute without Citus: 55000, nothing changes');
 
 SELECT * FROM finish();
 ROLLBACK;
