@@ -26,10 +26,12 @@
 
 extern "C" {
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 }
@@ -64,27 +66,27 @@ SavedStatement refresh_statement = {
 
 // The rotating refresh: with the tenant's refresh_rotation, the pair derived from the presented
 // secret replaces both hashes and the replaced refresh hash is kept (grace window, reuse);
-// without, a random access token replaces the old one and the refresh token stays. k.value = $6
-// holds the statement to the rotation key this backend derived with.
+// without, a random access token replaces the old one and the refresh token stays. The pair is
+// derived with the rotation key this backend read (RotationKey: re-read when the secrets table
+// is a new one, i.e. the extension was re-created; nothing else writes it).
 SavedStatement rotating_refresh_statement = {
     "UPDATE authflow.sessions AS s"
     "   SET access_hash = CASE WHEN t.refresh_rotation THEN $3 ELSE $5 END,"
     "       previous_refresh_hash = CASE WHEN t.refresh_rotation THEN s.refresh_hash ELSE s.previous_refresh_hash END,"
     "       refresh_hash = CASE WHEN t.refresh_rotation THEN $4 ELSE s.refresh_hash END,"
-    "       rotated_at = CASE WHEN t.refresh_rotation THEN $7 ELSE s.rotated_at END,"
+    "       rotated_at = CASE WHEN t.refresh_rotation THEN $6 ELSE s.rotated_at END,"
     "       refresh_generation = s.refresh_generation + CASE WHEN t.refresh_rotation THEN 1 ELSE 0 END,"
-    "       expires_at = least(authflow.instant_after($7, t.session_ttl), authflow.instant_after(s.created_at, t.session_max_lifetime)),"
-    "       access_expires_at = least(authflow.instant_after($7, t.access_token_ttl), authflow.instant_after($7, t.session_ttl),"
+    "       expires_at = least(authflow.instant_after($6, t.session_ttl), authflow.instant_after(s.created_at, t.session_max_lifetime)),"
+    "       access_expires_at = least(authflow.instant_after($6, t.access_token_ttl), authflow.instant_after($6, t.session_ttl),"
     "                                 authflow.instant_after(s.created_at, t.session_max_lifetime)),"
-    "       refreshed_at = $7"
-    "  FROM authflow.users AS u, authflow.tenants AS t, authflow.secrets AS k"
+    "       refreshed_at = $6"
+    "  FROM authflow.users AS u, authflow.tenants AS t"
     " WHERE s.session_id = $1 AND u.user_key = s.user_key AND t.tenant_id = u.tenant_id"
-    "   AND k.name = 'refresh_rotation' AND k.value = $6"
-    "   AND s.expires_at > $7 AND least(authflow.instant_after($7, t.session_ttl), authflow.instant_after(s.created_at, t.session_max_lifetime)) > $7"
+    "   AND s.expires_at > $6 AND least(authflow.instant_after($6, t.session_ttl), authflow.instant_after(s.created_at, t.session_max_lifetime)) > $6"
     "   AND authflow.secure_equal(s.refresh_hash, $2)"
     " RETURNING s.session_id, u.user_id, u.handle, s.access_expires_at, s.expires_at, s.created_at, t.refresh_rotation",
-    7,
-    {UUIDOID, BYTEAOID, BYTEAOID, BYTEAOID, BYTEAOID, BYTEAOID, TIMESTAMPTZOID},
+    6,
+    {UUIDOID, BYTEAOID, BYTEAOID, BYTEAOID, BYTEAOID, TIMESTAMPTZOID},
     nullptr};
 
 // What a refresh token that did not match the current one points to (the rare path: a token
@@ -162,12 +164,20 @@ SavedStatement create_existing_statement = {
     {TEXTOID, TEXTOID, TEXTOID, UUIDOID, BYTEAOID, BYTEAOID, JSONBOID, TEXTOID, TEXTOID},
     nullptr};
 
-// RotationKey is the database's rotation key as this backend last read it.
+// RotationKey is the database's rotation key as this backend last read it, and the secrets
+// table it read it from (a re-created extension has a new table, and a new key).
 struct RotationKey {
   std::size_t size = 0;
   std::uint8_t bytes[64];
+  Oid table = InvalidOid;
 };
 RotationKey rotation_key;
+
+// SecretsTable is the OID of authflow.secrets now (a syscache probe, no executor).
+Oid SecretsTable() {
+  const Oid schema = get_namespace_oid("authflow", true);
+  return OidIsValid(schema) ? get_relname_relid("secrets", schema) : InvalidOid;
+}
 
 void RememberRotationKey(Datum value) {
   const struct varlena *key = PG_DETOAST_DATUM_PACKED(value);
@@ -405,24 +415,26 @@ AUTHFLOW_SQL_FUNCTION(authflow_session_refresh) {
     return static_cast<Datum>(0);
   }
 
-  if (rotation_key.size == 0) {
+  const Oid secrets = SecretsTable();
+  if (rotation_key.size == 0 || rotation_key.table != secrets) {
     Execute(rotation_key_statement, nullptr);
     bool is_null = true;
     if (SPI_processed == 1) {
       const Datum key = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &is_null);
-      if (!is_null)
+      if (!is_null) {
         RememberRotationKey(key);
+        rotation_key.table = secrets;
+      }
     }
   }
   for (int attempt = 0; attempt < 2; ++attempt) {
     const authflow::RotatedPair next =
         authflow::rotate(token.row_id, token.secret, rotation_key.bytes, rotation_key.size);
-    Datum arguments[7] = {session_id,
+    Datum arguments[6] = {session_id,
                           presented_hash,
                           authflow::pg::ByteaDatum(next.access.secret_hash.data(), next.access.secret_hash.size()),
                           authflow::pg::ByteaDatum(next.refresh.secret_hash.data(), next.refresh.secret_hash.size()),
                           authflow::pg::ByteaDatum(random_access.secret_hash.data(), random_access.secret_hash.size()),
-                          authflow::pg::ByteaDatum(rotation_key.bytes, rotation_key.size),
                           TimestampTzGetDatum(GetCurrentTransactionStartTimestamp())};
     Execute(rotating_refresh_statement, arguments);
     if (SPI_processed == 1) {

@@ -77,9 +77,7 @@ CREATE UNLOGGED TABLE authflow.security_events (
   event_id    bigint GENERATED ALWAYS AS IDENTITY,
   occurred_at timestamptz NOT NULL DEFAULT now(),
   tenant_id   integer NOT NULL,
-  kind        text NOT NULL CHECK (kind IN ('refresh_token_reuse', 'session_revoked', 'sessions_revoked_all',
-                                            'cli_login_completed', 'merge_performed', 'api_key_created',
-                                            'api_key_revoked', 'device_login_approved', 'device_login_denied')),
+  kind        text NOT NULL,  -- one of authflow.security_event_kinds() (see sql/state/20_tables.sql)
   user_id     text,
   session_id  uuid,
   details     jsonb NOT NULL DEFAULT '{}',
