@@ -6,6 +6,8 @@
 #   make test-citus  the scale-out contract on a Citus coordinator + 2 workers (tests/citus/run;
 #                    builds Citus from ../shared/vendor once)
 #   make test-setup  scripts/install-deps for every kind of user, in a throwaway Debian 12 root
+#   make deb     the Debian packages postgresql-15-authflow and authflow-gateway, in build/deb
+#   make test-deb    those packages installed, updated from 0.1.0's and run, in a throwaway Debian 12 root
 #   make         build the extension only; make install installs it into PostgreSQL 15
 
 EXTNAME     = authflow
@@ -56,13 +58,16 @@ sql/$(EXTNAME)--$(EXTVERSION).sql: $(STATE_SOURCES) $(CODE_SOURCES) extension/$(
 sql/$(EXTNAME)--%--$(EXTVERSION).sql: sql/upgrade/%--$(EXTVERSION).sql $(CODE_SOURCES) $(wildcard sql/upgrade/*.after.sql) extension/$(EXTNAME).control
 	cat $< $(CODE_SOURCES) $(wildcard sql/upgrade/$*--$(EXTVERSION).after.sql) > $@
 
-.PHONY: deps deps-bench test-citus test-setup install-extension cmake-build cluster-start cluster-start-test run test bench format
+.PHONY: deps deps-bench deps-deb deb test-citus test-setup test-deb install-extension cmake-build cluster-start cluster-start-test run test bench format
 
 deps:
 	@scripts/install-deps
 
 deps-bench:
 	@scripts/install-deps --bench
+
+deps-deb:
+	@scripts/install-deps --deb
 
 # install-extension builds and installs into the PostgreSQL 15 tree (sudo when not root; without
 # root rights, scripts/as-root says what an administrator would run).
@@ -102,6 +107,18 @@ test-citus: install-extension cmake-build
 test-setup:
 	@scripts/install-deps --setup-test
 	@scripts/as-root --why "tests/setup/run (debootstrap, chroot, mounts)" tests/setup/run
+
+# deb: the packages, built by dpkg-buildpackage (debhelper, pg_buildext) from debian/ on a copy of
+# this checkout (scripts/build-deb); nothing is installed.
+deb: deps-deb
+	@scripts/build-deb
+
+# test-deb: make deb, and 0.1.0's package; both installed on a fresh Debian 12 (debootstrap) with
+# Debian's PostgreSQL, the extension created and updated, the gateway run by its unit's command
+# line (tests/deb/run; needs root).
+test-deb: deb
+	@scripts/install-deps --setup-test
+	@scripts/as-root --why "tests/deb/run (debootstrap, chroot, mounts)" tests/deb/run
 
 bench: deps-bench install-extension cmake-build cluster-start
 	@scripts/cluster exec bench/run

@@ -5,15 +5,12 @@
 #include "database.hpp"
 #include "gateway_process.hpp"
 #include "http_client.hpp"
+#include "source_files.hpp"
 
 #include <gtest/gtest.h>
-#include <sys/stat.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <array>
-#include <cstdio>
-#include <fstream>
 #include <map>
 #include <regex>
 #include <set>
@@ -24,25 +21,6 @@
 namespace authflow::testing {
 namespace {
 
-const std::string kSource = AUTHFLOW_SOURCE_DIR;
-
-std::string Read(const std::string &path) {
-  std::ifstream file(kSource + "/" + path);
-  std::stringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
-
-bool Exists(const std::string &path) {
-  struct stat info;
-  return ::stat((kSource + "/" + path).c_str(), &info) == 0;
-}
-
-bool Executable(const std::string &path) {
-  struct stat info;
-  return ::stat((kSource + "/" + path).c_str(), &info) == 0 && (info.st_mode & S_IXUSR);
-}
-
 // Instruction is one Dockerfile instruction with its continuation lines joined.
 struct Instruction {
   std::string keyword;
@@ -51,7 +29,7 @@ struct Instruction {
 
 std::vector<Instruction> ParseDockerfile(const std::string &path) {
   std::vector<Instruction> instructions;
-  std::istringstream lines(Read(path));
+  std::istringstream lines(read_source(path));
   std::string line, pending;
   while (std::getline(lines, line)) {
     if (pending.empty() && (line.empty() || line[0] == '#'))
@@ -71,25 +49,6 @@ std::vector<Instruction> ParseDockerfile(const std::string &path) {
   return instructions;
 }
 
-std::vector<std::string> Words(const std::string &text) {
-  std::istringstream stream(text);
-  std::vector<std::string> words;
-  for (std::string word; stream >> word;)
-    words.push_back(word);
-  return words;
-}
-
-std::string GatewayHelp() {
-  std::string help;
-  FILE *pipe = ::popen((gateway_binary() + " --help").c_str(), "r");
-  std::array<char, 4096> buffer;
-  while (pipe != nullptr && std::fgets(buffer.data(), buffer.size(), pipe) != nullptr)
-    help += buffer.data();
-  if (pipe != nullptr)
-    ::pclose(pipe);
-  return help;
-}
-
 const std::vector<std::string> kDockerfiles = {"docker/postgres.Dockerfile", "docker/gateway.Dockerfile"};
 
 TEST(DockerFiles, DockerfilesUseKnownInstructionsAndExistingPaths) {
@@ -97,14 +56,14 @@ TEST(DockerFiles, DockerfilesUseKnownInstructionsAndExistingPaths) {
                                        "USER", "WORKDIR", "ENTRYPOINT", "CMD",        "HEALTHCHECK",
                                        "ARG",  "LABEL",   "VOLUME",     "STOPSIGNAL", "SHELL"};
   for (const auto &dockerfile : kDockerfiles) {
-    ASSERT_TRUE(Exists(dockerfile)) << dockerfile;
+    ASSERT_TRUE(source_exists(dockerfile)) << dockerfile;
     std::set<std::string> stages;
     const auto instructions = ParseDockerfile(dockerfile);
     ASSERT_FALSE(instructions.empty());
     EXPECT_EQ(instructions.front().keyword, "FROM") << dockerfile;
     for (const auto &instruction : instructions) {
       EXPECT_TRUE(known.count(instruction.keyword)) << dockerfile << ": " << instruction.keyword;
-      const auto words = Words(instruction.arguments);
+      const auto words = split_words(instruction.arguments);
       if (instruction.keyword == "FROM" && words.size() == 3)
         stages.insert(words[2]);
       if (instruction.keyword == "COPY") {
@@ -116,7 +75,7 @@ TEST(DockerFiles, DockerfilesUseKnownInstructionsAndExistingPaths) {
         }
         for (std::size_t i = 0; i + 1 < words.size(); ++i) {
           if (words[i] != ".") {
-            EXPECT_TRUE(Exists(words[i])) << dockerfile << ": COPY of a missing " << words[i];
+            EXPECT_TRUE(source_exists(words[i])) << dockerfile << ": COPY of a missing " << words[i];
           }
         }
       }
@@ -124,7 +83,7 @@ TEST(DockerFiles, DockerfilesUseKnownInstructionsAndExistingPaths) {
         static const std::regex script("(scripts/[A-Za-z0-9_.-]+)");
         for (std::sregex_iterator m(instruction.arguments.begin(), instruction.arguments.end(), script), end; m != end;
              ++m) {
-          EXPECT_TRUE(Executable((*m)[1])) << dockerfile << ": runs a missing " << (*m)[1];
+          EXPECT_TRUE(source_executable((*m)[1])) << dockerfile << ": runs a missing " << (*m)[1];
         }
       }
     }
@@ -132,7 +91,7 @@ TEST(DockerFiles, DockerfilesUseKnownInstructionsAndExistingPaths) {
 }
 
 TEST(DockerFiles, PostgresImageIsBuiltAndTestedWithTheProjectsOwnSteps) {
-  const std::string text = Read("docker/postgres.Dockerfile");
+  const std::string text = read_source("docker/postgres.Dockerfile");
   EXPECT_NE(text.find("scripts/install-deps"), std::string::npos);
   EXPECT_NE(text.find("make install"), std::string::npos);
   // make test in the build takes a free port, not a fixed one that may be taken.
@@ -141,7 +100,7 @@ TEST(DockerFiles, PostgresImageIsBuiltAndTestedWithTheProjectsOwnSteps) {
   EXPECT_NE(text.find("COPY --from=check"), std::string::npos) << "the final image depends on the check stage";
   bool database = false;
   for (const auto &instruction : ParseDockerfile("docker/postgres.Dockerfile")) {
-    const auto words = Words(instruction.arguments);
+    const auto words = split_words(instruction.arguments);
     database |= instruction.keyword == "ENV" && std::count(words.begin(), words.end(), "POSTGRES_DB=authflow") == 1;
   }
   EXPECT_TRUE(database) << "ENV POSTGRES_DB=authflow: the database is cron.database_name";
@@ -154,14 +113,14 @@ TEST(DockerFiles, PostgresImageShipsTheTestedPackages) {
   std::vector<std::string> bases;
   for (const auto &instruction : ParseDockerfile("docker/postgres.Dockerfile")) {
     if (instruction.keyword == "FROM")
-      bases.push_back(Words(instruction.arguments).at(0));
+      bases.push_back(split_words(instruction.arguments).at(0));
   }
   ASSERT_EQ(bases.size(), 3u) << "build, check, runtime";
   EXPECT_EQ(bases[0], "debian:12");
   EXPECT_EQ(bases[1], "build");
   EXPECT_EQ(bases[2], bases[0]) << "the runtime is the base the tests ran on";
 
-  const std::string text = Read("docker/postgres.Dockerfile");
+  const std::string text = read_source("docker/postgres.Dockerfile");
   EXPECT_EQ(text.find("postgres:15"), std::string::npos) << "no server from another repository";
   static const std::regex recorded("make test[\\s\\\\]*&&[\\s\\\\]*dpkg-query -W -f='\\$\\{Package\\}=\\$\\{Version\\}\\\\n' "
                                    "postgresql-15 postgresql-client-15 postgresql-15-cron [^>]*>/tested-packages");
@@ -171,7 +130,7 @@ TEST(DockerFiles, PostgresImageShipsTheTestedPackages) {
       << "the runtime installs exactly those versions";
   EXPECT_NE(text.find("create_main_cluster = false"), std::string::npos) << "no package cluster besides the image's";
 
-  const std::string deps = Read("scripts/install-deps");
+  const std::string deps = read_source("scripts/install-deps");
   for (const char *package : {"postgresql-15 ", "postgresql-15-cron "})
     EXPECT_NE(deps.find(package), std::string::npos) << "install-deps installs " << package;
 }
@@ -179,12 +138,12 @@ TEST(DockerFiles, PostgresImageShipsTheTestedPackages) {
 // The entrypoint starts the server as scripts/cluster does: pg_cron preloaded in the database
 // authflow lives in; the first start's init server is reachable on its unix socket only.
 TEST(DockerFiles, PostgresEntrypointInitializesAndStartsTheServer) {
-  ASSERT_TRUE(Executable("docker/entrypoint.sh"));
-  const std::string dockerfile = Read("docker/postgres.Dockerfile");
+  ASSERT_TRUE(source_executable("docker/entrypoint.sh"));
+  const std::string dockerfile = read_source("docker/postgres.Dockerfile");
   EXPECT_NE(dockerfile.find("COPY docker/entrypoint.sh /usr/local/bin/authflow-postgres"), std::string::npos);
   EXPECT_NE(dockerfile.find("ENTRYPOINT [\"/usr/local/bin/authflow-postgres\"]"), std::string::npos);
   EXPECT_NE(dockerfile.find("COPY docker/initdb/10-authflow.sh /docker-entrypoint-initdb.d/"), std::string::npos);
-  const std::string entrypoint = Read("docker/entrypoint.sh");
+  const std::string entrypoint = read_source("docker/entrypoint.sh");
   EXPECT_NE(entrypoint.find("shared_preload_libraries = 'pg_cron'"), std::string::npos);
   EXPECT_NE(entrypoint.find("cron.database_name = '$POSTGRES_DB'"), std::string::npos);
   EXPECT_NE(entrypoint.find("cron.use_background_workers = on"), std::string::npos);
@@ -196,8 +155,8 @@ TEST(DockerFiles, PostgresEntrypointInitializesAndStartsTheServer) {
 }
 
 TEST(DockerFiles, InitScriptCallsFunctionsTheExtensionHas) {
-  ASSERT_TRUE(Executable("docker/initdb/10-authflow.sh"));
-  const std::string script = Read("docker/initdb/10-authflow.sh");
+  ASSERT_TRUE(source_executable("docker/initdb/10-authflow.sh"));
+  const std::string script = read_source("docker/initdb/10-authflow.sh");
   static const std::regex call("authflow\\.([a-z_]+)\\(");
   auto connection = connect();
   pqxx::work work(*connection);
@@ -214,13 +173,13 @@ TEST(DockerFiles, InitScriptCallsFunctionsTheExtensionHas) {
 }
 
 TEST(DockerFiles, ComposeParsesAndMatchesTheGateway) {
-  const YAML::Node compose = YAML::LoadFile(kSource + "/docker/compose.yaml");
+  const YAML::Node compose = YAML::LoadFile(source_path("docker/compose.yaml"));
   const YAML::Node services = compose["services"];
   ASSERT_TRUE(services["postgres"] && services["gateway"]);
   for (const char *name : {"postgres", "gateway"}) {
     const YAML::Node build = services[name]["build"];
     EXPECT_EQ(build["context"].as<std::string>(), "..") << name;
-    EXPECT_TRUE(Exists(build["dockerfile"].as<std::string>())) << name;
+    EXPECT_TRUE(source_exists(build["dockerfile"].as<std::string>())) << name;
     EXPECT_TRUE(services[name]["healthcheck"]["test"].IsSequence()) << name << " has a health check";
   }
   EXPECT_TRUE(compose["volumes"]["pgdata"]) << "a named volume";
@@ -228,7 +187,7 @@ TEST(DockerFiles, ComposeParsesAndMatchesTheGateway) {
   EXPECT_EQ(services["gateway"]["depends_on"]["postgres"]["condition"].as<std::string>(), "service_healthy");
 
   // Every environment name of the gateway is one its --help documents.
-  const std::string help = GatewayHelp();
+  const std::string help = gateway_help();
   ASSERT_NE(help.find("AUTHFLOW_LISTEN"), std::string::npos);
   const YAML::Node environment = services["gateway"]["environment"];
   for (const auto &entry : environment) {
@@ -248,11 +207,11 @@ TEST(DockerFiles, ComposeParsesAndMatchesTheGateway) {
   const std::string port = listen.substr(listen.rfind(':') + 1);
   const std::string published = services["gateway"]["ports"][0].as<std::string>();
   EXPECT_EQ(published.substr(published.rfind(':') + 1), port);
-  EXPECT_NE(Read("docker/gateway.Dockerfile").find("EXPOSE " + port), std::string::npos);
+  EXPECT_NE(read_source("docker/gateway.Dockerfile").find("EXPOSE " + port), std::string::npos);
 
   // The gateway connects as its EXECUTE-only role, the one the init script creates.
   EXPECT_NE(environment["AUTHFLOW_DATABASE_URL"].as<std::string>().find("authflow_gateway:"), std::string::npos);
-  EXPECT_NE(Read("docker/initdb/10-authflow.sh").find("CREATE ROLE authflow_gateway"), std::string::npos);
+  EXPECT_NE(read_source("docker/initdb/10-authflow.sh").find("CREATE ROLE authflow_gateway"), std::string::npos);
 
   // The postgres health check asks for the database cron runs in, over TCP: the init server of
   // the first start listens on its unix socket only and must not count as ready. The image's own
@@ -267,7 +226,7 @@ TEST(DockerFiles, ComposeParsesAndMatchesTheGateway) {
   ASSERT_NE(host, check_words.end()) << "pg_isready -h";
   ASSERT_NE(host + 1, check_words.end());
   EXPECT_EQ(*(host + 1), "127.0.0.1");
-  EXPECT_NE(Read("docker/postgres.Dockerfile")
+  EXPECT_NE(read_source("docker/postgres.Dockerfile")
                 .find("HEALTHCHECK --interval=5s --timeout=3s CMD [\"pg_isready\", \"-h\", \"127.0.0.1\", \"-U\", "
                       "\"postgres\", \"-d\", \"authflow\"]"),
             std::string::npos);
@@ -277,9 +236,9 @@ TEST(DockerFiles, ComposeParsesAndMatchesTheGateway) {
 // top-level `name:` (v2.3+ only; 1.29 rejects the file), the project name is given with -p, and
 // the README says so.
 TEST(DockerFiles, ComposeFileWorksWithComposeOneAndTwo) {
-  const YAML::Node compose = YAML::LoadFile(kSource + "/docker/compose.yaml");
+  const YAML::Node compose = YAML::LoadFile(source_path("docker/compose.yaml"));
   EXPECT_FALSE(compose["name"]) << "docker-compose 1.29 rejects a top-level name";
-  const std::string readme = Read("README.md");
+  const std::string readme = read_source("README.md");
   EXPECT_NE(readme.find("docker compose -p authflow -f docker/compose.yaml up --build"), std::string::npos);
   EXPECT_NE(readme.find("docker-compose -p authflow -f docker/compose.yaml up --build"), std::string::npos);
 }
@@ -287,14 +246,14 @@ TEST(DockerFiles, ComposeFileWorksWithComposeOneAndTwo) {
 TEST(DockerFiles, HealthChecksCallEndpointsTheGatewayServes) {
   std::vector<std::string> paths;
   static const std::regex url("http://127\\.0\\.0\\.1:[0-9]+(/[A-Za-z0-9/_-]*)");
-  const YAML::Node compose = YAML::LoadFile(kSource + "/docker/compose.yaml");
+  const YAML::Node compose = YAML::LoadFile(source_path("docker/compose.yaml"));
   for (const auto &word : compose["services"]["gateway"]["healthcheck"]["test"]) {
     std::smatch m;
     const std::string text = word.as<std::string>();
     if (std::regex_search(text, m, url))
       paths.push_back(m[1]);
   }
-  const std::string dockerfile = Read("docker/gateway.Dockerfile");
+  const std::string dockerfile = read_source("docker/gateway.Dockerfile");
   for (std::sregex_iterator m(dockerfile.begin(), dockerfile.end(), url), end; m != end; ++m)
     paths.push_back((*m)[1]);
   ASSERT_EQ(paths.size(), 2u) << "compose and the image each have an HTTP health check";
