@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -46,26 +47,64 @@ std::vector<std::string> hostile_json_values() {
           R"("check")"};
 }
 
+// What a route needs to get past its credential check, so that hostile values reach what it
+// reads next.
+enum class Credential { none, server_key, access_token };
+
 struct Route {
   http::verb method;
   std::string target;
   std::vector<std::string> fields;
-  bool needs_key;
+  Credential credential;
 };
 
-// routes is every route authflow.http serves with the body fields it reads.
+constexpr const char *kSessionId = "01a23546-cff5-72c5-a6b0-ac3c84d40c30";
+
+// routes is every route authflow.http serves with the body fields it reads (the test
+// EveryServedRouteIsHere holds it to authflow.http_routes()).
 std::vector<Route> routes() {
-  return {{http::verb::post, "/api/v1/auth/cli", {"expires_in_millis", "anon_refresh_token"}, false},
-          {http::verb::post, "/api/v1/auth/cli/poll", {"polling_code"}, false},
-          {http::verb::post, "/api/v1/auth/cli/complete", {"login_code", "mode", "refresh_token", "merge"}, false},
-          {http::verb::post, "/api/v1/auth/anonymous/sign-up", {}, false},
-          {http::verb::post, "/api/v1/sessions", {"user_id", "handle", "client"}, true},
-          {http::verb::get, "/api/v1/sessions/current", {}, false},
-          {http::verb::delete_, "/api/v1/sessions/current", {}, false},
-          {http::verb::post, "/api/v1/sessions/current/refresh", {}, false},
-          {http::verb::get, "/api/v1/users/u/sessions", {}, true},
-          {http::verb::delete_, "/api/v1/users/u/sessions", {}, true},
-          {http::verb::get, "/healthz", {}, false}};
+  const std::string session = std::string("/") + kSessionId;
+  return {{http::verb::post, "/api/v1/auth/cli", {"expires_in_millis", "anon_refresh_token"}, Credential::none},
+          {http::verb::post, "/api/v1/auth/cli/poll", {"polling_code"}, Credential::none},
+          {http::verb::post,
+           "/api/v1/auth/cli/complete",
+           {"login_code", "mode", "refresh_token", "merge"},
+           Credential::none},
+          {http::verb::post, "/api/v1/auth/anonymous/sign-up", {}, Credential::none},
+          {http::verb::post,
+           "/api/v1/sessions",
+           {"user_id", "handle", "client", "client_address", "user_agent"},
+           Credential::server_key},
+          {http::verb::get, "/api/v1/sessions", {}, Credential::access_token},
+          {http::verb::delete_, "/api/v1/sessions", {}, Credential::access_token},
+          {http::verb::delete_, "/api/v1/sessions" + session, {}, Credential::access_token},
+          {http::verb::get, "/api/v1/sessions/current", {}, Credential::none},
+          {http::verb::delete_, "/api/v1/sessions/current", {}, Credential::none},
+          {http::verb::post, "/api/v1/sessions/current/refresh", {}, Credential::none},
+          {http::verb::get, "/api/v1/users/u/sessions", {}, Credential::server_key},
+          {http::verb::delete_, "/api/v1/users/u/sessions", {}, Credential::server_key},
+          {http::verb::delete_, "/api/v1/users/u/sessions" + session, {}, Credential::server_key},
+          {http::verb::get, "/healthz", {}, Credential::none}};
+}
+
+// hostile_session_ids are path segments a client may send for {session_id}.
+std::vector<std::string> hostile_session_ids() {
+  return {"..",
+          "%00",
+          "%zz",
+          "%",
+          "current",
+          std::string(300, 'f'),
+          std::string(7000, 'f'),
+          "00000000-0000-0000-0000-000000000000",
+          "01A23546-CFF5-72C5-A6B0-AC3C84D40C30",
+          "{01a23546-cff5-72c5-a6b0-ac3c84d40c30}",
+          "01a23546cff572c5a6b0ac3c84d40c30",
+          "01a23546-cff5-72c5-a6b0-ac3c84d40c3g",
+          "01a23546-cff5-72c5-a6b0-ac3c84d40c30%00",
+          "%E2%82%AC",
+          "-1",
+          "1e999999"};
 }
 
 class HostileInput : public ::testing::Test {
@@ -78,6 +117,8 @@ protected:
               "') THEN CREATE ROLE " + kGatewayRole + " LOGIN; END IF; END $$");
     work.exec_params("SELECT authflow.grant_http($1)", kGatewayRole);
     server_key_ = work.exec1("SELECT authflow.api_key_create()")[0].as<std::string>();
+    access_token_ =
+        work.exec1("SELECT access_token FROM authflow.session_create('did:plc:hostile-holder')")[0].as<std::string>();
     work.commit();
     gateway_ = std::make_unique<GatewayProcess>(
         std::vector<std::string>{"--database", std::string("user=") + kGatewayRole, "--pool-size", "2"});
@@ -107,17 +148,36 @@ protected:
     EXPECT_TRUE(!parsed.is_discarded() && parsed.contains("code")) << what;
   }
   static std::multimap<std::string, std::string> KeyHeaders(const Route &route) {
-    if (!route.needs_key)
-      return {};
-    return {{"x-server-key", server_key_}};
+    if (route.credential == Credential::server_key)
+      return {{"x-server-key", server_key_}};
+    if (route.credential == Credential::access_token)
+      return {{"authorization", "Bearer " + access_token_}};
+    return {};
   }
 
   static std::unique_ptr<GatewayProcess> gateway_;
   static std::string server_key_;
+  static std::string access_token_;
 };
 
 std::unique_ptr<GatewayProcess> HostileInput::gateway_;
 std::string HostileInput::server_key_;
+std::string HostileInput::access_token_;
+
+TEST_F(HostileInput, EveryServedRouteIsHere) {
+  std::set<std::string> covered, served;
+  auto connection = connect();
+  pqxx::work work(*connection);
+  for (const auto &route : routes()) {
+    const std::string method(http::to_string(route.method));
+    auto found = work.exec_params("SELECT template FROM authflow.http_route($1)", route.target);
+    ASSERT_EQ(found.size(), 1u) << route.target;
+    covered.insert(method + " " + found[0][0].as<std::string>());
+  }
+  for (const auto &row : work.exec("SELECT m || ' ' || template FROM authflow.http_routes(), unnest(methods) AS m"))
+    served.insert(row[0].as<std::string>());
+  EXPECT_EQ(covered, served) << "every route and method authflow.http serves gets the hostile values";
+}
 
 TEST_F(HostileInput, EveryBodyFieldOfEveryRoute) {
   for (const auto &route : routes()) {
@@ -161,8 +221,8 @@ TEST_F(HostileInput, EveryCredentialAndTenantHeaderOfEveryRoute) {
   {
     auto connection = connect();
     pqxx::work work(*connection);
-    for (const auto &row :
-         work.exec("SELECT n FROM authflow.http_header_names() AS h, unnest(h.names) AS n WHERE h.direction = 'request'"))
+    for (const auto &row : work.exec(
+             "SELECT n FROM authflow.http_header_names() AS h, unnest(h.names) AS n WHERE h.direction = 'request'"))
       headers_read.push_back(row[0].as<std::string>());
   }
   ASSERT_GE(headers_read.size(), 19u);
@@ -188,6 +248,14 @@ TEST_F(HostileInput, EveryPathParameter) {
       ExpectClientAnswer(method, "/api/v1/users/" + user_id + "/sessions", "", {{"x-server-key", server_key_}},
                          "user_id " + user_id.substr(0, 20));
     }
+    ExpectClientAnswer(http::verb::delete_, "/api/v1/users/" + user_id + "/sessions/" + kSessionId, "",
+                       {{"x-server-key", server_key_}}, "user_id " + user_id.substr(0, 20) + " with a session id");
+  }
+  for (const auto &session_id : hostile_session_ids()) {
+    ExpectClientAnswer(http::verb::delete_, "/api/v1/sessions/" + session_id, "",
+                       {{"authorization", "Bearer " + access_token_}}, "session_id " + session_id.substr(0, 20));
+    ExpectClientAnswer(http::verb::delete_, "/api/v1/users/u/sessions/" + session_id, "",
+                       {{"x-server-key", server_key_}}, "users/u session_id " + session_id.substr(0, 20));
   }
 }
 
