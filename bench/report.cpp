@@ -200,6 +200,63 @@ std::string render_report(const Options &options, const Results &results) {
            "it drives all its connections from one event loop, the driver uses one thread per client.\n\n";
   }
 
+  if (!results.write_floors.empty()) {
+    out << "### Writes at the floor\n\n"
+        << "What PostgreSQL itself writes, measured in the same rounds as the session operations above: a bare "
+           "insert, primary-key update and primary-key delete of a session-shaped row (a uuid, two SHA-256s) on an "
+           "unlogged table with the sessions table's columns and indexes (`bench/sql/floor_*.sql`), each a pgbench "
+           "script, prepared. authflow's create, refresh and revoke are the rows of the table above (the driver, "
+           "libpq, prepared, one statement a call); create for new users is `bench/sql/create_new_user.sql` "
+           "(pgbench, a user id never seen before each call), in volatile mode.\n\n"
+        << "| operation | floor | clients | authflow ops/s | p99 | floor ops/s | p99 | authflow / floor | authflow / "
+           "Valkey | target |\n"
+        << "|---|---|---:|---:|---:|---:|---:|---:|---:|---|\n";
+    struct Row {
+      const char *operation, *floor, *label;
+      double wanted;
+    };
+    const Row rows[] = {{"create", "insert", "create (existing users)", 0.85},
+                        {"create_new_user", "insert", "create (new users)", 0.7},
+                        {"refresh", "update", "refresh", 0.85},
+                        {"revoke", "delete", "revoke", 0.85}};
+    for (const Row &row : rows) {
+      auto floor = results.write_floors.find(row.floor);
+      if (floor == results.write_floors.end())
+        continue;
+      for (const auto &[clients, bare] : floor->second) {
+        const Measurement *a = nullptr, *valkey = nullptr;
+        if (std::string(row.operation) == "create_new_user") {
+          auto found = results.write_floors.find(row.operation);
+          if (found != results.write_floors.end() && found->second.count(clients))
+            a = &found->second.at(clients);
+        } else {
+          auto found = results.sessions.find(row.operation);
+          if (found != results.sessions.end() && found->second.count(clients)) {
+            a = &found->second.at(clients).authflow;
+            valkey = &found->second.at(clients).other;
+          }
+        }
+        if (a == nullptr)
+          continue;
+        std::string target = "—";
+        const bool counted = clients == 4 || clients == 16 || std::string(row.operation) == "create_new_user";
+        if (counted && (clients == 4 || clients == 16)) {
+          bool met = a->rate() >= row.wanted * bare.rate();
+          target = "≥ " + fixed(row.wanted, 2) + "×: " + verdict(met);
+          targets.push_back({std::string(row.label) + " at " + std::to_string(clients) + " clients ≥ " +
+                                 fixed(row.wanted, 2) + "× the " + row.floor + " floor",
+                             met, ratio(a->rate(), bare.rate()),
+                             met ? "" : "see docs/benchmarks.md, Writes at the floor: where the time goes"});
+        }
+        out << "| " << row.label << " | " << row.floor << " | " << clients << " | " << count(a->rate()) << " | "
+            << micros(a->p99_us()) << " | " << count(bare.rate()) << " | " << micros(bare.p99_us()) << " | "
+            << ratio(a->rate(), bare.rate()) << " | " << (valkey ? ratio(a->rate(), valkey->rate()) : "—") << " | "
+            << target << " |\n";
+      }
+    }
+    out << "\n";
+  }
+
   if (results.size.present || results.large.present) {
     out << "### Size\n\n"
         << "`pg_total_relation_size('authflow.sessions')` (heap, indexes, free space and visibility maps) divided by "

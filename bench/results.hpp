@@ -29,6 +29,8 @@ struct Results {
   std::map<int, Pair> tokens;                          // clients -> token_issue vs pgcrypto
   std::map<std::string, std::map<int, Pair>> sessions; // operation -> clients -> authflow vs Valkey
   std::map<int, Measurement> pgbench_select;           // the floors, by clients
+  // The write floors ("insert", "update", "delete") and authflow's "create_new_user", by clients.
+  std::map<std::string, std::map<int, Measurement>> write_floors;
   std::map<int, std::vector<Summary>> redis_get;       // one per round (the report averages them)
   long preload = 0;
   double valkey_bytes_per_session = 0; // used_memory after preload / sessions

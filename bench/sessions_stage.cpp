@@ -79,6 +79,8 @@ void run_sessions(Context &context) {
   // Keys for redis-benchmark -t get -r 100000, so that its GETs find values.
   run_command("redis-benchmark -s " + shell_quote(options.redis_socket) + " -c 8 -n 200000 -t set -r 100000 -q");
 
+  prepare_write_floors(context);
+
   Side *sides[2] = {&sql, &valkey};
   for (int clients : options.clients) {
     sql.renew_stale();
@@ -116,6 +118,8 @@ void run_sessions(Context &context) {
           rounds.push_back(run_redis_get(options.redis_socket, clients, requests));
         }
       }
+      say("write floors: " + std::to_string(clients) + " clients, round " + std::to_string(round + 1));
+      run_write_floor_round(context, clients);
     }
     sql.collect(connected[0]);
     valkey.collect(connected[1]);

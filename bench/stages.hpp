@@ -24,6 +24,8 @@ struct Context {
 void run_tokens(Context &context);   // token primitives: authflow vs pgcrypto (pgbench scripts)
 void run_sessions(Context &context); // preload, then session operations and floors, interleaved
 bool cli_installed();                // whether authflow.cli_start and friends are installed
+void prepare_write_floors(Context &context);             // the floors' table (bench/sql/floor_setup.sql)
+void run_write_floor_round(Context &context, int clients); // one round of the write floors and new-user create
 void run_cli(Context &context);      // CLI cycles and merge (when the CLI flow is installed)
 void run_http(Context &context);     // wrk against the gateway (when it is built)
 void run_size(Context &context);     // bytes per session

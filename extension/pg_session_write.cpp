@@ -130,6 +130,11 @@ SavedStatement create_insert_statement = {
     {INT8OID, UUIDOID, BYTEAOID, BYTEAOID, JSONBOID, INT4OID, TEXTOID, TEXTOID},
     nullptr};
 
+// A first-time user (or a new handle): user_ensure owns that rare path, called through a saved
+// plan so that a burst of sign-ups does not parse and plan the call each time.
+SavedStatement user_ensure_statement = {"SELECT authflow.user_ensure($1, $2, $3)", 3, {INT4OID, TEXTOID, TEXTOID},
+                                        nullptr};
+
 // RotationKey is the database's rotation key as this backend last read it.
 struct RotationKey {
   std::size_t size = 0;
@@ -237,10 +242,13 @@ AUTHFLOW_SQL_FUNCTION(authflow_session_create) {
   const bool handle_same =
       DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &handle_same_null));
   if (user_null || !handle_same) {
-    Oid types[3] = {INT4OID, TEXTOID, TEXTOID};
     Datum values[3] = {tenant_id, user_id, handle};
     const char nulls[4] = {' ', ' ', has_handle ? ' ' : 'n', '\0'};
-    user_key = CallHelper("SELECT authflow.user_ensure($1, $2, $3)", 3, types, values, nulls);
+    Execute(user_ensure_statement, values, nulls);
+    if (SPI_processed != 1)
+      elog(ERROR, "authflow: user_ensure returned no row");
+    bool key_null;
+    user_key = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &key_null);
   }
 
   const authflow::RowId id = authflow::time_ordered_row_id();

@@ -1,5 +1,20 @@
 -- Sessions: create, validate, refresh, revoke, list. Each is one transaction; validate only reads.
 
+-- A first-time user's row need not wait for the WAL flush while sessions are volatile
+-- (extension/pg_commit.cpp has the exact rule; docs/operations.md what a crash can lose).
+CREATE OR REPLACE FUNCTION authflow.transaction_wal_end()
+RETURNS pg_lsn
+AS 'MODULE_PATHNAME', 'authflow_transaction_wal_end'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION authflow.transaction_wal_end() IS 'Internal: the end of the WAL this transaction has written so far (0/0 when none)';
+
+CREATE OR REPLACE FUNCTION authflow.relax_commit_after(since pg_lsn)
+RETURNS void
+AS 'MODULE_PATHNAME', 'authflow_relax_commit_after'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION authflow.relax_commit_after(pg_lsn) IS
+  'Internal: after a user row''s insert, let the transaction commit without waiting for the WAL flush when it wrote no WAL before (since = 0/0) and writes none after, and sessions are unlogged at commit';
+
 -- user_ensure returns the user_key of (tenant, user_id), creating the user when missing and
 -- updating its handle when a different one is given. It writes nothing when nothing changes.
 CREATE OR REPLACE FUNCTION authflow.user_ensure(owner_tenant_id integer, owner_user_id text, new_handle text)
@@ -10,13 +25,16 @@ AS $$
 DECLARE
   key bigint;
   current_handle text;
+  wal_before pg_lsn;
 BEGIN
   SELECT u.user_key, u.handle INTO key, current_handle
     FROM authflow.users AS u WHERE u.tenant_id = owner_tenant_id AND u.user_id = owner_user_id;
   IF NOT FOUND THEN
+    wal_before := authflow.transaction_wal_end();
     INSERT INTO authflow.users AS u (tenant_id, user_id, handle) VALUES (owner_tenant_id, owner_user_id, new_handle)
       ON CONFLICT (tenant_id, user_id) DO UPDATE SET handle = coalesce(excluded.handle, u.handle)
       RETURNING u.user_key INTO key;
+    PERFORM authflow.relax_commit_after(wal_before);  -- see relax_commit_after
   ELSIF new_handle IS NOT NULL AND new_handle IS DISTINCT FROM current_handle THEN
     UPDATE authflow.users AS u SET handle = new_handle WHERE u.user_key = key;
   END IF;

@@ -12,9 +12,11 @@ DECLARE
   new_user_id text := gen_random_uuid()::text;
   key bigint;
   created record;
+  wal_before pg_lsn := authflow.transaction_wal_end();
 BEGIN
   INSERT INTO authflow.users AS u (tenant_id, user_id, is_anonymous) VALUES (settings.tenant_id, new_user_id, true)
   RETURNING u.user_key INTO key;
+  PERFORM authflow.relax_commit_after(wal_before);  -- a volatile session's new user: see relax_commit_after
   SELECT * INTO created FROM authflow.session_insert(settings, key, 'anonymous', NULL, client_address, user_agent);
   user_id := new_user_id;
   session_id := created.session_id;
