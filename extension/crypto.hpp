@@ -13,7 +13,7 @@ using Sha256Digest = std::array<std::uint8_t, kSha256Size>;
 // sha256 hashes `size` bytes at `data` (OpenSSL's one-shot SHA256).
 Sha256Digest sha256(const void *data, std::size_t size) noexcept;
 
-// hmac_sha256 is HMAC-SHA-256 of `size` bytes at `data` under `key` (OpenSSL's one-shot HMAC).
+// hmac_sha256 is HMAC-SHA-256 of `size` bytes at `data` under `key` (RFC 2104 over SHA-256).
 Sha256Digest hmac_sha256(const void *key, std::size_t key_size, const void *data, std::size_t size) noexcept;
 
 // secure_equal compares two byte strings; for equal lengths it takes the same time whatever

@@ -9,6 +9,7 @@
 #include "pg_guard.hpp"
 #include "pg_values.hpp"
 #include "token.hpp"
+#include "user_code.hpp"
 
 extern "C" {
 #include "access/htup_details.h"
@@ -156,4 +157,29 @@ AUTHFLOW_SQL_FUNCTION(authflow_token_kinds) {
     tuplestore_putvalues(result->setResult, result->setDesc, values, nulls);
   }
   return static_cast<Datum>(0);
+}
+
+// authflow_user_code_generate returns a new device-grant user code, shown as XXXX-XXXX.
+AUTHFLOW_SQL_FUNCTION(authflow_user_code_generate) {
+  (void)fcinfo;
+  const auto shown = authflow::user_code_shown(authflow::user_code_generate());
+  PG_RETURN_DATUM(TextDatum(shown.data(), shown.size()));
+}
+
+// authflow_user_code_hash returns HMAC-SHA-256 under a key of what a person typed, normalised
+// (user_code.hpp): the one form a user code is stored and looked up in. NULL when the input is
+// not a user code.
+AUTHFLOW_SQL_FUNCTION(authflow_user_code_hash) {
+  const std::optional<authflow::UserCode> code = authflow::user_code_normalize(ArgumentView(fcinfo, 0));
+  if (!code)
+    PG_RETURN_NULL();
+  const std::string_view key = ArgumentView(fcinfo, 1);
+  const authflow::Sha256Digest digest = authflow::hmac_sha256(key.data(), key.size(), code->data(), code->size());
+  PG_RETURN_DATUM(ByteaDatum(digest.data(), digest.size()));
+}
+
+// authflow_user_code_alphabet returns the characters of user codes: the library's one list.
+AUTHFLOW_SQL_FUNCTION(authflow_user_code_alphabet) {
+  (void)fcinfo;
+  PG_RETURN_DATUM(TextDatum(authflow::kUserCodeAlphabet.data(), authflow::kUserCodeAlphabet.size()));
 }

@@ -21,10 +21,12 @@
 #include "token.hpp"
 
 extern "C" {
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/uuid.h"
 }
 
@@ -34,7 +36,7 @@ namespace {
 struct SavedStatement {
   const char *sql;
   int argument_count;
-  Oid argument_types[8];
+  Oid argument_types[9];
   SPIPlanPtr plan;
 };
 
@@ -58,8 +60,9 @@ SavedStatement refresh_statement = {
 
 // The rotating refresh: with the tenant's refresh_rotation, the pair derived from the presented
 // secret replaces both hashes and the replaced refresh hash is kept (grace window, reuse);
-// without, a random access token replaces the old one and the refresh token stays. k.value = $6
-// holds the statement to the rotation key this backend derived with.
+// without, a random access token replaces the old one and the refresh token stays. The pair is
+// derived with the rotation key this backend read (RotationKey: re-read when the secrets table
+// is a new one, i.e. the extension was re-created; nothing else writes it).
 SavedStatement rotating_refresh_statement = {
     "UPDATE authflow.sessions AS s"
     "   SET access_hash = CASE WHEN t.refresh_rotation THEN $3 ELSE $5 END,"
@@ -71,14 +74,13 @@ SavedStatement rotating_refresh_statement = {
     "       access_expires_at = least(now() + t.access_token_ttl, now() + t.session_ttl,"
     "                                 s.created_at + t.session_max_lifetime),"
     "       refreshed_at = now()"
-    "  FROM authflow.users AS u, authflow.tenants AS t, authflow.secrets AS k"
+    "  FROM authflow.users AS u, authflow.tenants AS t"
     " WHERE s.session_id = $1 AND u.user_key = s.user_key AND t.tenant_id = u.tenant_id"
-    "   AND k.name = 'refresh_rotation' AND k.value = $6"
     "   AND s.expires_at > now() AND least(now() + t.session_ttl, s.created_at + t.session_max_lifetime) > now()"
     "   AND authflow.secure_equal(s.refresh_hash, $2)"
     " RETURNING s.session_id, u.user_id, u.handle, s.access_expires_at, s.expires_at, s.created_at, t.refresh_rotation",
-    6,
-    {UUIDOID, BYTEAOID, BYTEAOID, BYTEAOID, BYTEAOID, BYTEAOID},
+    5,
+    {UUIDOID, BYTEAOID, BYTEAOID, BYTEAOID, BYTEAOID},
     nullptr};
 
 // What a refresh token that did not match the current one points to (the rare path: a token
@@ -135,12 +137,36 @@ SavedStatement create_insert_statement = {
 SavedStatement user_ensure_statement = {"SELECT authflow.user_ensure($1, $2, $3)", 3, {INT4OID, TEXTOID, TEXTOID},
                                         nullptr};
 
-// RotationKey is the database's rotation key as this backend last read it.
+// The common case in one statement: the user exists in the tenant with the same handle (or no
+// handle is given). No row inserted means the rare path: an unknown tenant, a new user or a new
+// handle (create_lookup_statement, user_ensure, then create_insert_statement).
+SavedStatement create_existing_statement = {
+    "INSERT INTO authflow.sessions AS s (access_expires_at, expires_at, created_at, refreshed_at, user_key,"
+    "                                    session_id, kind, access_hash, refresh_hash, client, client_address, user_agent)"
+    " SELECT least(now() + t.access_token_ttl, now() + t.session_ttl, now() + t.session_max_lifetime),"
+    "        least(now() + t.session_ttl, now() + t.session_max_lifetime), now(), now(), u.user_key, $4, 'web', $5, $6,"
+    "        $7, $8, left($9, 512)"
+    "   FROM authflow.tenants AS t JOIN authflow.users AS u ON u.tenant_id = t.tenant_id AND u.user_id = $1"
+    "  WHERE t.name = $2 AND ($3::text IS NULL OR u.handle IS NOT DISTINCT FROM $3)"
+    " RETURNING s.access_expires_at, s.expires_at, s.created_at",
+    9,
+    {TEXTOID, TEXTOID, TEXTOID, UUIDOID, BYTEAOID, BYTEAOID, JSONBOID, TEXTOID, TEXTOID},
+    nullptr};
+
+// RotationKey is the database's rotation key as this backend last read it, and the secrets
+// table it read it from (a re-created extension has a new table, and a new key).
 struct RotationKey {
   std::size_t size = 0;
   std::uint8_t bytes[64];
+  Oid table = InvalidOid;
 };
 RotationKey rotation_key;
+
+// SecretsTable is the OID of authflow.secrets now (a syscache probe, no executor).
+Oid SecretsTable() {
+  const Oid schema = get_namespace_oid("authflow", true);
+  return OidIsValid(schema) ? get_relname_relid("secrets", schema) : InvalidOid;
+}
 
 void RememberRotationKey(Datum value) {
   const struct varlena *key = PG_DETOAST_DATUM_PACKED(value);
@@ -230,45 +256,55 @@ AUTHFLOW_SQL_FUNCTION(authflow_session_create) {
   const Datum handle = has_handle ? PG_GETARG_DATUM(1) : static_cast<Datum>(0);
   const Datum tenant = PG_ARGISNULL(3) ? static_cast<Datum>(0) : PG_GETARG_DATUM(3);
 
-  Datum lookup_arguments[3] = {user_id, tenant, handle};
-  const char lookup_nulls[4] = {' ', PG_ARGISNULL(3) ? 'n' : ' ', has_handle ? ' ' : 'n', '\0'};
-  Execute(create_lookup_statement, lookup_arguments, lookup_nulls);
-  if (SPI_processed != 1) {
-    CallHelper("SELECT (authflow.require_tenant($1)).tenant_id", 1, text_types, &lookup_arguments[1], &lookup_nulls[1]);
-  }
-  bool tenant_null, user_null, handle_same_null;
-  const Datum tenant_id = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &tenant_null);
-  Datum user_key = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &user_null);
-  const bool handle_same =
-      DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &handle_same_null));
-  if (user_null || !handle_same) {
-    Datum values[3] = {tenant_id, user_id, handle};
-    const char nulls[4] = {' ', ' ', has_handle ? ' ' : 'n', '\0'};
-    Execute(user_ensure_statement, values, nulls);
-    if (SPI_processed != 1)
-      elog(ERROR, "authflow: user_ensure returned no row");
-    bool key_null;
-    user_key = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &key_null);
-  }
-
   const authflow::RowId id = authflow::time_ordered_row_id();
   pg_uuid_t session_id;
   std::memcpy(session_id.data, id.data(), sizeof session_id.data);
   const authflow::IssuedToken refresh = authflow::token_issue(authflow::TokenKind::refresh, id);
   const authflow::IssuedToken access = authflow::token_issue(authflow::TokenKind::access, id);
-  Datum insert_arguments[8] = {user_key,
-                               UUIDPGetDatum(&session_id),
-                               authflow::pg::ByteaDatum(access.secret_hash.data(), access.secret_hash.size()),
-                               authflow::pg::ByteaDatum(refresh.secret_hash.data(), refresh.secret_hash.size()),
-                               has_client ? PG_GETARG_DATUM(2) : static_cast<Datum>(0),
-                               tenant_id,
-                               client_address,
-                               has_agent ? PG_GETARG_DATUM(5) : static_cast<Datum>(0)};
-  const char insert_nulls[9] = {' ', ' ', ' ', ' ', has_client ? ' ' : 'n', ' ', has_address ? ' ' : 'n',
-                                has_agent ? ' ' : 'n', '\0'};
-  Execute(PG_NARGS() > 4 ? create_insert_statement : create_insert_legacy_statement, insert_arguments, insert_nulls);
-  if (SPI_processed != 1)
-    elog(ERROR, "authflow: the session was not inserted");
+  const Datum access_hash = authflow::pg::ByteaDatum(access.secret_hash.data(), access.secret_hash.size());
+  const Datum refresh_hash = authflow::pg::ByteaDatum(refresh.secret_hash.data(), refresh.secret_hash.size());
+  const Datum client = has_client ? PG_GETARG_DATUM(2) : static_cast<Datum>(0);
+  const Datum agent = has_agent ? PG_GETARG_DATUM(5) : static_cast<Datum>(0);
+
+  bool inserted = false;
+  if (PG_NARGS() > 4 && !PG_ARGISNULL(3)) {
+    Datum arguments[9] = {user_id, tenant, handle, UUIDPGetDatum(&session_id), access_hash, refresh_hash,
+                          client, client_address, agent};
+    const char nulls[10] = {' ', ' ', has_handle ? ' ' : 'n', ' ', ' ', ' ', has_client ? ' ' : 'n',
+                            has_address ? ' ' : 'n', has_agent ? ' ' : 'n', '\0'};
+    Execute(create_existing_statement, arguments, nulls);
+    inserted = SPI_processed == 1;
+  }
+  if (!inserted) {
+    Datum lookup_arguments[3] = {user_id, tenant, handle};
+    const char lookup_nulls[4] = {' ', PG_ARGISNULL(3) ? 'n' : ' ', has_handle ? ' ' : 'n', '\0'};
+    Execute(create_lookup_statement, lookup_arguments, lookup_nulls);
+    if (SPI_processed != 1) {
+      CallHelper("SELECT (authflow.require_tenant($1)).tenant_id", 1, text_types, &lookup_arguments[1],
+                 &lookup_nulls[1]);
+    }
+    bool tenant_null, user_null, handle_same_null;
+    const Datum tenant_id = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &tenant_null);
+    Datum user_key = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &user_null);
+    const bool handle_same =
+        DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &handle_same_null));
+    if (user_null || !handle_same) {
+      Datum values[3] = {tenant_id, user_id, handle};
+      const char nulls[4] = {' ', ' ', has_handle ? ' ' : 'n', '\0'};
+      Execute(user_ensure_statement, values, nulls);
+      if (SPI_processed != 1)
+        elog(ERROR, "authflow: user_ensure returned no row");
+      bool key_null;
+      user_key = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &key_null);
+    }
+    Datum insert_arguments[8] = {user_key, UUIDPGetDatum(&session_id), access_hash, refresh_hash, client, tenant_id,
+                                 client_address, agent};
+    const char insert_nulls[9] = {' ', ' ', ' ', ' ', has_client ? ' ' : 'n', ' ', has_address ? ' ' : 'n',
+                                  has_agent ? ' ' : 'n', '\0'};
+    Execute(PG_NARGS() > 4 ? create_insert_statement : create_insert_legacy_statement, insert_arguments, insert_nulls);
+    if (SPI_processed != 1)
+      elog(ERROR, "authflow: the session was not inserted");
+  }
 
   // Output: session_id, refresh_token, access_token, access_expires_at, expires_at, created_at.
   HeapTuple row = SPI_tuptable->vals[0];
@@ -367,24 +403,26 @@ AUTHFLOW_SQL_FUNCTION(authflow_session_refresh) {
     return static_cast<Datum>(0);
   }
 
-  if (rotation_key.size == 0) {
+  const Oid secrets = SecretsTable();
+  if (rotation_key.size == 0 || rotation_key.table != secrets) {
     Execute(rotation_key_statement, nullptr);
     bool is_null = true;
     if (SPI_processed == 1) {
       const Datum key = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &is_null);
-      if (!is_null)
+      if (!is_null) {
         RememberRotationKey(key);
+        rotation_key.table = secrets;
+      }
     }
   }
   for (int attempt = 0; attempt < 2; ++attempt) {
     const authflow::RotatedPair next =
         authflow::rotate(token.row_id, token.secret, rotation_key.bytes, rotation_key.size);
-    Datum arguments[6] = {session_id,
+    Datum arguments[5] = {session_id,
                           presented_hash,
                           authflow::pg::ByteaDatum(next.access.secret_hash.data(), next.access.secret_hash.size()),
                           authflow::pg::ByteaDatum(next.refresh.secret_hash.data(), next.refresh.secret_hash.size()),
-                          authflow::pg::ByteaDatum(random_access.secret_hash.data(), random_access.secret_hash.size()),
-                          authflow::pg::ByteaDatum(rotation_key.bytes, rotation_key.size)};
+                          authflow::pg::ByteaDatum(random_access.secret_hash.data(), random_access.secret_hash.size())};
     Execute(rotating_refresh_statement, arguments);
     if (SPI_processed == 1) {
       bool is_null;

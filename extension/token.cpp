@@ -18,7 +18,7 @@ struct KindInfo {
 constexpr KindInfo kKinds[] = {
     {TokenKind::access, "access", "afa"},   {TokenKind::refresh, "refresh", "afr"},
     {TokenKind::polling, "polling", "afp"}, {TokenKind::login, "login", "afl"},
-    {TokenKind::key, "key", "afk"},
+    {TokenKind::key, "key", "afk"},         {TokenKind::device, "device", "afd"},
 };
 static_assert(sizeof kKinds / sizeof kKinds[0] == sizeof kTokenKinds / sizeof kTokenKinds[0],
               "every kind has a name and a prefix");

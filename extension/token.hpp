@@ -1,7 +1,7 @@
 // token.hpp: authflow tokens, "<prefix>_<row id>_<secret>".
 //
 //   prefix  three letters naming the kind: afa (access), afr (refresh), afp (polling code),
-//           afl (login code), afk (API key)
+//           afl (login code), afk (API key), afd (device code of the OAuth device grant)
 //   row id  the 16-byte id of the row the token belongs to, as 32 lowercase hex digits
 //   secret  32 bytes (256 bits) from the CSPRNG, base64url without padding (43 characters)
 //
@@ -18,11 +18,11 @@
 
 namespace authflow {
 
-enum class TokenKind : std::uint8_t { access, refresh, polling, login, key };
+enum class TokenKind : std::uint8_t { access, refresh, polling, login, key, device };
 // kTokenKinds is every kind, in order. The one list of kinds: SQL reads it through
 // authflow.token_kinds(), and a test holds docs/sql-api.md to it.
 inline constexpr TokenKind kTokenKinds[] = {TokenKind::access, TokenKind::refresh, TokenKind::polling, TokenKind::login,
-                                            TokenKind::key};
+                                            TokenKind::key,    TokenKind::device};
 
 inline constexpr std::size_t kRowIdSize = 16;
 inline constexpr std::size_t kSecretSize = 32;
@@ -34,7 +34,7 @@ inline constexpr std::size_t kTokenLength = kPrefixLength + 1 + kRowIdLength + 1
 using RowId = std::array<std::uint8_t, kRowIdSize>;
 using Secret = std::array<std::uint8_t, kSecretSize>;
 
-// token_kind_from_name maps "access", "refresh", "polling", "login", "key" to a kind.
+// token_kind_from_name maps "access", "refresh", "polling", "login", "key", "device" to a kind.
 std::optional<TokenKind> token_kind_from_name(std::string_view name) noexcept;
 // token_kind_name is the inverse of token_kind_from_name.
 std::string_view token_kind_name(TokenKind kind) noexcept;

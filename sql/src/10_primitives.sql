@@ -3,16 +3,16 @@
 CREATE OR REPLACE FUNCTION authflow.token_kinds()
 RETURNS TABLE (kind text, prefix text)
 AS 'MODULE_PATHNAME', 'authflow_token_kinds'
-LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 5;
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 6;
 COMMENT ON FUNCTION authflow.token_kinds() IS
-  'Every kind of token with its prefix: access afa, refresh afr, polling afp, login afl, key afk (the library''s one list)';
+  'Every kind of token with its prefix: access afa, refresh afr, polling afp, login afl, key afk, device afd (the library''s one list)';
 
 CREATE OR REPLACE FUNCTION authflow.token_generate(kind text)
 RETURNS text
 AS 'MODULE_PATHNAME', 'authflow_token_generate'
 LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION authflow.token_generate(text) IS
-  'A new token of kind access, refresh, polling, login or key for a random row id: <prefix>_<row id hex>_<256-bit secret, base64url>';
+  'A new token of kind access, refresh, polling, login, key or device for a random row id: <prefix>_<row id hex>_<256-bit secret, base64url>';
 
 CREATE OR REPLACE FUNCTION authflow.token_generate(kind text, row_id uuid)
 RETURNS text

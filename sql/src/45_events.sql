@@ -19,6 +19,13 @@ COMMENT ON FUNCTION authflow.notify_channel(text) IS
   'The channel to LISTEN on for a tenant''s revocations and refresh-token reuse (payload: JSON with event, tenant, user_id, session_id; never a secret)';
 
 -- security_event records an event and, with notify, sends it on the tenant's channel.
+-- The kinds of security events, the one list (security_event refuses any other).
+CREATE OR REPLACE FUNCTION authflow.security_event_kinds()
+RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN '{refresh_token_reuse,session_revoked,sessions_revoked_all,cli_login_completed,merge_performed,api_key_created,api_key_revoked,device_login_approved,device_login_denied}'::text[];
+COMMENT ON FUNCTION authflow.security_event_kinds() IS 'Internal: every kind of security event authflow records (security_event refuses any other)';
+
 CREATE OR REPLACE FUNCTION authflow.security_event(event_tenant_id integer, event_kind text, event_user_id text,
                                                    event_session_id uuid, event_details jsonb, notify boolean)
 RETURNS void
@@ -26,6 +33,9 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+  IF event_kind IS NULL OR NOT event_kind = ANY (authflow.security_event_kinds()) THEN
+    RAISE EXCEPTION 'unknown security event kind %', event_kind USING ERRCODE = 'invalid_parameter_value';
+  END IF;
   INSERT INTO authflow.security_events (tenant_id, kind, user_id, session_id, details)
   VALUES (event_tenant_id, event_kind, event_user_id, event_session_id, coalesce(event_details, '{}'));
   IF notify THEN
@@ -53,4 +63,4 @@ AS $$
    LIMIT greatest(coalesce(max_rows, 1000), 0)
 $$;
 COMMENT ON FUNCTION authflow.security_events_list(text, timestamptz, integer) IS
-  'A tenant''s security events since a time, oldest first: refresh_token_reuse, session_revoked, sessions_revoked_all, cli_login_completed, merge_performed, api_key_created, api_key_revoked';
+  'A tenant''s security events since a time, oldest first: refresh_token_reuse, session_revoked, sessions_revoked_all, cli_login_completed, merge_performed, api_key_created, api_key_revoked, device_login_approved, device_login_denied';

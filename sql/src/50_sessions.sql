@@ -158,6 +158,10 @@ AS $$
 DECLARE
   revoked integer;
 BEGIN
+  -- A pick-up of a CLI or device login of this user that is making a session finishes first, so
+  -- that the DELETE sees that session too (authflow.attempt_approver_live).
+  PERFORM 1 FROM authflow.users AS u WHERE u.tenant_id = settings.tenant_id AND u.user_id = owner_user_id
+    FOR NO KEY UPDATE;
   WITH deleted AS (
     DELETE FROM authflow.sessions AS s
      USING authflow.users AS u

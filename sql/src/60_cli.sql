@@ -51,6 +51,28 @@ END $$;
 COMMENT ON FUNCTION authflow.cli_start(interval, text, jsonb, text) IS
   'Starts a CLI login attempt: a secret polling code for the CLI and a login code for the browser URL';
 
+-- attempt_approver_live: the browser session that completed (or approved) a login attempt is
+-- still live, checked where the attempt is picked up. It first takes the approving user's row
+-- FOR SHARE, which the FOR NO KEY UPDATE of session_revoke_all and session_revoke_others
+-- (sessions_delete_of_user) waits for: a "log out everywhere" racing the pick-up either comes
+-- first (then the session is gone here) or waits until the pick-up commits (then its DELETE sees
+-- the session the pick-up made). The lock on the session row does the same for a revoke of that
+-- session. The CLI and device flows share it.
+CREATE OR REPLACE FUNCTION authflow.attempt_approver_live(approver_session_id uuid, approver_user_key bigint)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  PERFORM 1 FROM authflow.users AS u WHERE u.user_key = approver_user_key FOR SHARE;
+  -- A new statement, so a new snapshot: it sees what a revocation the lock waited for did.
+  RETURN approver_session_id IS NULL
+      OR EXISTS (SELECT 1 FROM authflow.sessions AS s
+                  WHERE s.session_id = approver_session_id AND s.expires_at > now() FOR KEY SHARE);
+END $$;
+COMMENT ON FUNCTION authflow.attempt_approver_live(uuid, bigint) IS
+  'Internal: true while the session that completed a CLI attempt or approved a device code is live (true without one: attempts of 0.1.0); locks the user and the session against a concurrent revoke';
+
 CREATE OR REPLACE FUNCTION authflow.cli_poll(polling_code text, tenant text DEFAULT 'default', client_address text DEFAULT NULL,
                                              user_agent text DEFAULT NULL)
 RETURNS TABLE (status text, user_id text, refresh_token text, access_token text)
@@ -78,11 +100,7 @@ BEGIN
     status := 'used';
   ELSIF attempt.completed_user_key IS NULL THEN
     status := 'waiting';
-  ELSIF attempt.completed_session_id IS NOT NULL AND NOT EXISTS (
-          -- The lock makes a concurrent revoke of that session wait for this poll, or this poll
-          -- see the session gone.
-          SELECT 1 FROM authflow.sessions AS s
-           WHERE s.session_id = attempt.completed_session_id AND s.expires_at > now() FOR KEY SHARE) THEN
+  ELSIF NOT authflow.attempt_approver_live(attempt.completed_session_id, attempt.completed_user_key) THEN
     -- The browser session that completed it was revoked (log out, log out everywhere) or ended:
     -- the attempt dies with it, before it mints a session.
     UPDATE authflow.cli_attempts AS a SET expires_at = now() WHERE a.attempt_id = attempt.attempt_id;
@@ -187,6 +205,26 @@ END $$;
 COMMENT ON FUNCTION authflow.cli_claim_anon_session(text, text, text, text) IS
   'A new browser session of the CLI''s anonymous user, once per attempt; the attempt stays waiting';
 
+-- browser_session is the live session of the signed-in browser user who completes a CLI attempt
+-- or approves a device code: AF025 for another tenant's token, AF023 for any other that is not live.
+CREATE OR REPLACE FUNCTION authflow.browser_session(refresh_token text, settings authflow.tenants)
+RETURNS authflow.refresh_session
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  browser authflow.refresh_session := authflow.session_of_refresh_token(refresh_token);
+BEGIN
+  IF browser.session_id IS NOT NULL AND browser.tenant_id <> settings.tenant_id THEN
+    RAISE EXCEPTION 'Refresh token does not belong to this project' USING ERRCODE = 'AF025';
+  ELSIF browser.session_id IS NULL OR NOT browser.is_live THEN
+    RAISE EXCEPTION 'Invalid refresh token' USING ERRCODE = 'AF023';
+  END IF;
+  RETURN browser;
+END $$;
+COMMENT ON FUNCTION authflow.browser_session(text, authflow.tenants) IS
+  'Internal: the live session of a browser''s refresh token in the tenant; AF025 for another tenant''s, AF023 otherwise';
+
 CREATE OR REPLACE FUNCTION authflow.cli_complete(login_code text, refresh_token text, merge boolean DEFAULT false,
                                       tenant text DEFAULT 'default')
 RETURNS boolean
@@ -202,12 +240,7 @@ BEGIN
   IF refresh_token IS NULL OR refresh_token = '' THEN
     RAISE EXCEPTION 'refresh_token is required when mode is ''complete''' USING ERRCODE = 'AF022';
   END IF;
-  browser := authflow.session_of_refresh_token(refresh_token);
-  IF browser.session_id IS NOT NULL AND browser.tenant_id <> settings.tenant_id THEN
-    RAISE EXCEPTION 'Refresh token does not belong to this project' USING ERRCODE = 'AF025';
-  ELSIF browser.session_id IS NULL OR NOT browser.is_live THEN
-    RAISE EXCEPTION 'Invalid refresh token' USING ERRCODE = 'AF023';
-  END IF;
+  browser := authflow.browser_session(refresh_token, settings);
 
   -- Claim the attempt first: concurrent completions serialize on its row, and the losers fail.
   UPDATE authflow.cli_attempts AS a SET completed_user_key = browser.user_key, completed_at = now(),

@@ -42,6 +42,8 @@ BEGIN
   END IF;
   deleted := authflow.purge_rows('authflow.sessions', 'expires_at <= now()', max_rows);
   deleted := deleted + authflow.purge_rows('authflow.cli_attempts', 'expires_at <= now()', max_rows - deleted);
+  deleted := deleted + authflow.purge_rows('authflow.device_attempts', 'expires_at <= now()', max_rows - deleted);
+  deleted := deleted + authflow.purge_rows('authflow.device_user_codes', 'expires_at <= now()', max_rows - deleted);
   deleted := deleted + authflow.purge_rows('authflow.security_events',
     'occurred_at < now() - (SELECT t.security_event_retention FROM authflow.tenants AS t
                              WHERE t.tenant_id = security_events.tenant_id)', max_rows - deleted);
@@ -62,7 +64,7 @@ BEGIN
   RETURN deleted;
 END $$;
 COMMENT ON FUNCTION authflow.purge_expired(integer) IS
-  'Deletes up to max_rows expired sessions, expired CLI attempts and anonymous users without sessions past their tenant''s retention (garbage only: every read checks expiry itself); the pg_cron job calls it every minute';
+  'Deletes up to max_rows expired sessions, expired CLI attempts and device authorizations, old security events and rate counters, and anonymous users without sessions past their tenant''s retention (garbage only: every read checks expiry itself); the pg_cron job calls it every minute';
 
 CREATE OR REPLACE FUNCTION authflow.schedule_purge()
 RETURNS bigint
@@ -117,10 +119,11 @@ BEGIN
   END LOOP;
 END $$;
 COMMENT ON FUNCTION authflow.set_durable(boolean) IS
-  'true: sessions, CLI attempts and security events become logged tables (survive crashes, visible on replicas); false: unlogged (the default). Rewrites the tables under an exclusive lock.';
+  'true: sessions, CLI attempts, device authorizations and security events become logged tables (survive crashes, visible on replicas); false: unlogged (the default). Rewrites the tables under an exclusive lock.';
 
 CREATE OR REPLACE FUNCTION authflow.volatile_tables()
 RETURNS regclass[]
 LANGUAGE sql STABLE
-RETURN ARRAY['authflow.sessions'::regclass, 'authflow.cli_attempts'::regclass, 'authflow.security_events'::regclass];
+RETURN ARRAY['authflow.sessions'::regclass, 'authflow.cli_attempts'::regclass, 'authflow.security_events'::regclass,
+             'authflow.device_attempts'::regclass, 'authflow.device_user_codes'::regclass];
 COMMENT ON FUNCTION authflow.volatile_tables() IS 'Internal: the tables that are unlogged unless set_durable(true)';

@@ -7,10 +7,11 @@ CREATE OR REPLACE FUNCTION authflow.rate_limit_defaults()
 RETURNS TABLE (action text, per_address_per_minute integer, per_tenant_per_minute integer)
 LANGUAGE sql IMMUTABLE
 AS $$
-  VALUES ('anonymous_sign_up', 30, 3000), ('cli_start', 30, 3000)
+  VALUES ('anonymous_sign_up', 30, 3000), ('cli_start', 30, 3000), ('device_authorization', 30, 3000),
+         ('device_user_code', 10, 300)
 $$;
 COMMENT ON FUNCTION authflow.rate_limit_defaults() IS
-  'The default limits per action: 30 a minute from one client address, 3000 a minute per tenant';
+  'The default limits per action: 30 a minute from one client address, 3000 a minute per tenant; failed device user-code entries (device_user_code): 10 and 300';
 
 CREATE OR REPLACE FUNCTION authflow.rate_limit_set(action text, per_address_per_minute integer,
                                                    per_tenant_per_minute integer, tenant text DEFAULT 'default')
@@ -23,7 +24,8 @@ DECLARE
   settings authflow.tenants := authflow.require_tenant(tenant);
 BEGIN
   IF action IS NULL OR action NOT IN (SELECT d.action FROM authflow.rate_limit_defaults() AS d) THEN
-    RAISE EXCEPTION 'action must be anonymous_sign_up or cli_start' USING ERRCODE = 'invalid_parameter_value';
+    RAISE EXCEPTION 'action must be one of %', (SELECT string_agg(d.action, ', ') FROM authflow.rate_limit_defaults() AS d)
+      USING ERRCODE = 'invalid_parameter_value';
   END IF;
   IF per_address_per_minute < 1 OR per_tenant_per_minute < 1 THEN
     RAISE EXCEPTION 'limits must be at least 1 (NULL: no limit)' USING ERRCODE = 'invalid_parameter_value';
@@ -34,7 +36,7 @@ BEGIN
     SET per_address_per_minute = excluded.per_address_per_minute, per_tenant_per_minute = excluded.per_tenant_per_minute;
 END $$;
 COMMENT ON FUNCTION authflow.rate_limit_set(text, integer, integer, text) IS
-  'Sets a tenant''s limits for an unauthenticated action (anonymous_sign_up, cli_start): requests a minute from one client address and in all; NULL: no limit';
+  'Sets a tenant''s limits for an unauthenticated action (anonymous_sign_up, cli_start, device_authorization, device_user_code): requests a minute from one client address and in all; NULL: no limit';
 
 CREATE OR REPLACE FUNCTION authflow.rate_limit_get(tenant text DEFAULT 'default')
 RETURNS TABLE (action text, per_address_per_minute integer, per_tenant_per_minute integer)
@@ -100,3 +102,27 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION authflow.rate_limit_hit(integer, text, text) IS
   'Internal: counts a request of an unauthenticated action; NULL when within the tenant''s limits, else the seconds to wait';
+
+-- rate_limit_exceeded is rate_limit_hit without the count: the seconds until the current minute
+-- ends when the client address or the tenant has used up its limit of an action, else NULL.
+-- Failed device user-code entries are counted with rate_limit_hit after they fail, and every
+-- entry is refused while the limit is used up (a right guess included: else guessing goes on).
+CREATE OR REPLACE FUNCTION authflow.rate_limit_exceeded(tenant_id integer, action text, client_address text)
+RETURNS integer
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT greatest(1, ceil(extract(epoch FROM date_trunc('minute', now()) + interval '1 minute' - now())))::integer
+    FROM authflow.rate_limit_defaults() AS d
+    LEFT JOIN authflow.rate_limits AS l ON l.tenant_id = rate_limit_exceeded.tenant_id AND l.action = d.action
+   WHERE d.action = rate_limit_exceeded.action
+     AND EXISTS (SELECT 1 FROM authflow.rate_counters AS c
+                  WHERE c.tenant_id = rate_limit_exceeded.tenant_id AND c.action = d.action
+                    AND c.window_start = date_trunc('minute', now())
+                    AND ((c.subject = left(client_address, 64) AND client_address <> '' AND
+                          c.hits >= CASE WHEN l.action IS NULL THEN d.per_address_per_minute ELSE l.per_address_per_minute END)
+                         OR (c.subject = '*' AND
+                             c.hits >= CASE WHEN l.action IS NULL THEN d.per_tenant_per_minute ELSE l.per_tenant_per_minute END)))
+$$;
+COMMENT ON FUNCTION authflow.rate_limit_exceeded(integer, text, text) IS
+  'Internal: the seconds to wait when a client address or the tenant has used up its limit of an action this minute, else NULL; counts nothing';

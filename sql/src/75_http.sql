@@ -180,11 +180,14 @@ COMMENT ON FUNCTION authflow.http_error(integer, text, text, jsonb) IS
   'Internal: an error response {"code", "error"} (and Stack''s details for the codes its SDK reads them of) with the code in the known-error headers';
 
 -- http_too_many_requests is the answer to a request over a rate limit (authflow.rate_limit_hit).
+-- It names its code in x-known-error only: Stack's SDK turns any answer with an x-stack-known-error
+-- or x-hexclave-known-error header into an error it cannot retry (an unknown code reads as "update
+-- your SDK"), while a plain 429 makes it wait retry-after seconds and try again.
 CREATE OR REPLACE FUNCTION authflow.http_too_many_requests(wait_seconds integer)
 RETURNS authflow.http_response
 LANGUAGE sql IMMUTABLE
-RETURN authflow.http_error(429, 'TOO_MANY_REQUESTS', 'too many requests, try again later',
-                           jsonb_build_object('retry-after', wait_seconds::text));
+RETURN authflow.http_json(429, jsonb_build_object('code', 'TOO_MANY_REQUESTS', 'error', 'too many requests, try again later'),
+                          jsonb_build_object('x-known-error', 'TOO_MANY_REQUESTS', 'retry-after', wait_seconds::text));
 COMMENT ON FUNCTION authflow.http_too_many_requests(integer) IS 'Internal: a 429 response with Retry-After';
 
 -- http_error_for maps an error raised while serving a request to a response, or NULL when it is
@@ -494,6 +497,7 @@ AS $$
     ('/api/v1/users/{user_id}/sessions', '{GET,DELETE}'),
     ('/api/v1/users/{user_id}/sessions/{session_id}', '{DELETE}'),
     ('/healthz', '{GET}')
+  UNION ALL SELECT o.template, o.methods FROM authflow.http_oauth_routes() AS o  -- device login (77_oauth.sql)
 $$;
 COMMENT ON FUNCTION authflow.http_routes() IS 'Every route authflow.http serves, with its allowed methods';
 
@@ -533,6 +537,8 @@ DECLARE
 BEGIN
   IF template = '/healthz' THEN
     RETURN authflow.http_json(200, '{"status": "ok"}');
+  ELSIF template IN (SELECT o.template FROM authflow.http_oauth_routes() AS o) THEN  -- form bodies, the RFC's errors
+    RETURN authflow.http_oauth(template, headers, body);
   END IF;
   SELECT * INTO settings FROM authflow.tenants AS t WHERE t.name = tenant_name;
   IF NOT FOUND THEN

@@ -16,20 +16,25 @@ DECLARE
     'authflow.cli_start(interval, text, jsonb, text)', 'authflow.cli_poll(text, text, text, text)', 'authflow.cli_check(text, text)',
     'authflow.cli_claim_anon_session(text, text, text, text)', 'authflow.cli_complete(text, text, boolean, text)',
     'authflow.merge_anonymous_user(text, text, text)', 'authflow.http(text, text, jsonb, text)',
-    'authflow.notify_channel(text)'];
+    'authflow.notify_channel(text)', 'authflow.device_authorize(text, text, text)',
+    'authflow.device_poll(text, text, text, text, text)', 'authflow.device_lookup(text, text, text)',
+    'authflow.device_approve(text, text, text, text)', 'authflow.device_deny(text, text, text)',
+    'authflow.oauth_refresh(text, text, text, text)'];
   admin text[] := ARRAY[
     'authflow.tenant_set(text, interval, interval, interval, interval, interval, interval, boolean, text, boolean, interval, interval)',
     'authflow.purge_expired(integer)', 'authflow.schedule_purge()', 'authflow.unschedule_purge()',
     'authflow.set_durable(boolean)', 'authflow.merge_rule_add(regclass, name, name[], text, boolean, name)',
     'authflow.merge_rule_remove(regclass, name)', 'authflow.api_key_create(text, text)', 'authflow.api_key_revoke(text)',
     'authflow.rate_limit_set(text, integer, integer, text)', 'authflow.rate_limit_get(text)',
-    'authflow.security_events_list(text, timestamptz, integer)'];
+    'authflow.security_events_list(text, timestamptz, integer)',
+    'authflow.oauth_client_register(text, text, text, text[], text, integer, interval)', 'authflow.oauth_client_list(text)',
+    'authflow.oauth_client_remove(text, text)'];
 BEGIN
   RETURN (SELECT array_agg(signature::regprocedure ORDER BY signature)
             FROM unnest(api || CASE WHEN include_admin THEN admin ELSE '{}' END) AS signature);
 END $$;
 COMMENT ON FUNCTION authflow.api_functions(boolean) IS
-  'The functions an application calls (with include_admin, also tenant settings and maintenance)';
+  'The functions an application calls (with include_admin, also tenant settings, device-grant clients and maintenance)';
 
 -- quiet_parameter_logging keeps a role's statement parameters (tokens, codes, keys: the values
 -- of every authflow call) out of PostgreSQL's log, whatever log_statement or

@@ -52,7 +52,10 @@ CREATE UNLOGGED TABLE authflow.sessions (
   refreshed_at      timestamptz NOT NULL,
   user_key          bigint NOT NULL,
   session_id        uuid NOT NULL PRIMARY KEY,
-  kind              text NOT NULL CHECK (kind IN ('web', 'cli', 'anonymous')),
+  -- 'web', 'cli', 'anonymous' or 'device'. Only the extension's own functions write this table; no
+  -- CHECK constraint, because PostgreSQL re-reads a CHECK from its stored text on every insert (7 %
+  -- of session_create's instructions). tests/sql/cli.sql and device.sql hold the written kinds.
+  kind              text NOT NULL,
   access_hash       bytea NOT NULL,   -- SHA-256 of the access token's secret
   refresh_hash      bytea NOT NULL,   -- SHA-256 of the refresh token's secret
   client            jsonb,            -- what the caller said about the client (user agent, ...)
@@ -90,6 +93,56 @@ CREATE UNLOGGED TABLE authflow.cli_attempts (
 );
 COMMENT ON TABLE authflow.cli_attempts IS 'CLI login attempts; only hashes of the polling and login codes; unlogged unless authflow.set_durable(true)';
 
+-- OAuth clients of the device authorization grant (RFC 8628), registered per tenant: a CLI, a TV
+-- app, an agent. They are public clients: a client_id, no secret.
+CREATE TABLE authflow.oauth_clients (
+  tenant_id        integer NOT NULL REFERENCES authflow.tenants ON DELETE CASCADE,
+  client_id        text NOT NULL,
+  name             text NOT NULL,
+  scopes           text[] NOT NULL DEFAULT '{}',   -- the scopes it may ask for
+  verification_uri text NOT NULL,                  -- the page where a person enters its user codes
+  poll_interval    integer NOT NULL DEFAULT 5,     -- seconds between polls, until slow_down raises it
+  code_lifetime    interval NOT NULL DEFAULT '10 minutes',
+  created_at       timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (tenant_id, client_id)
+);
+COMMENT ON TABLE authflow.oauth_clients IS 'OAuth clients of the device grant per tenant (public: no secret); see authflow.oauth_client_register';
+
+-- One row per device authorization: the CLI attempt's state machine (waiting -> approved or
+-- denied -> used; expired at any point) and the polling rule's state (docs/http-api.md). The
+-- device code carries attempt_id; only the hash of its secret is stored. The device's tokens are
+-- not kept here: the successful poll creates a new session.
+CREATE UNLOGGED TABLE authflow.device_attempts (
+  expires_at          timestamptz NOT NULL,
+  created_at          timestamptz NOT NULL,
+  polled_at           timestamptz NOT NULL,   -- the last accepted poll (at first: when the code was issued)
+  slowed_at           timestamptz,            -- when poll_interval last grew (once per accepted-poll window)
+  approved_at         timestamptz,
+  denied_at           timestamptz,
+  used_at             timestamptz,
+  tenant_id           integer NOT NULL,
+  poll_interval       integer NOT NULL,       -- seconds
+  issued_interval     integer NOT NULL,       -- the interval it was issued with: slow_down adds at most 15 s to it
+  approved_user_key   bigint,
+  attempt_id          uuid NOT NULL PRIMARY KEY,
+  approved_session_id uuid,                   -- the browser session that approved it: revoking it voids the attempt
+  client_id           text NOT NULL,
+  scopes              text[] NOT NULL,
+  device_hash         bytea NOT NULL
+);
+COMMENT ON TABLE authflow.device_attempts IS 'Device authorizations (RFC 8628); only the hash of the device code; unlogged unless authflow.set_durable(true)';
+
+-- The user code of each pending device authorization, keyed by an HMAC of the normalised code
+-- (the code itself is never stored): what a person types is found with one primary-key probe.
+-- The row goes when the attempt is approved or denied.
+CREATE UNLOGGED TABLE authflow.device_user_codes (
+  expires_at     timestamptz NOT NULL,
+  tenant_id      integer NOT NULL,
+  attempt_id     uuid NOT NULL,
+  user_code_hash bytea NOT NULL PRIMARY KEY
+);
+COMMENT ON TABLE authflow.device_user_codes IS 'HMACs of the user codes of pending device authorizations; unlogged unless authflow.set_durable(true)';
+
 -- Application tables holding user-owned rows, and how a merge of an anonymous user moves them.
 CREATE TABLE authflow.merge_rules (
   target        regclass NOT NULL,
@@ -119,7 +172,8 @@ COMMENT ON TABLE authflow.api_keys IS 'API keys per tenant; only hashes of their
 -- per_tenant_per_minute in all. No row: the defaults of authflow.rate_limit_defaults().
 CREATE TABLE authflow.rate_limits (
   tenant_id              integer NOT NULL REFERENCES authflow.tenants ON DELETE CASCADE,
-  action                 text NOT NULL CHECK (action IN ('anonymous_sign_up', 'cli_start')),
+  action                 text NOT NULL CHECK (action IN ('anonymous_sign_up', 'cli_start', 'device_authorization',
+                                                      'device_user_code')),
   per_address_per_minute integer CHECK (per_address_per_minute > 0),   -- NULL: no limit
   per_tenant_per_minute  integer CHECK (per_tenant_per_minute > 0),    -- NULL: no limit
   PRIMARY KEY (tenant_id, action)
@@ -153,9 +207,9 @@ CREATE UNLOGGED TABLE authflow.security_events (
   event_id    bigint GENERATED ALWAYS AS IDENTITY,
   occurred_at timestamptz NOT NULL DEFAULT now(),
   tenant_id   integer NOT NULL,
-  kind        text NOT NULL CHECK (kind IN ('refresh_token_reuse', 'session_revoked', 'sessions_revoked_all',
-                                            'cli_login_completed', 'merge_performed', 'api_key_created',
-                                            'api_key_revoked')),
+  -- One of authflow.security_event_kinds(), which security_event (the only writer) checks: no CHECK
+  -- constraint, which PostgreSQL would re-read from its stored text on every insert (every revoke).
+  kind        text NOT NULL,
   user_id     text,
   session_id  uuid,
   details     jsonb NOT NULL DEFAULT '{}',
@@ -173,3 +227,6 @@ SELECT pg_catalog.pg_extension_config_dump('authflow.merge_rules', '');
 SELECT pg_catalog.pg_extension_config_dump('authflow.api_keys', '');
 SELECT pg_catalog.pg_extension_config_dump('authflow.rate_limits', '');
 SELECT pg_catalog.pg_extension_config_dump('authflow.security_events', '');
+SELECT pg_catalog.pg_extension_config_dump('authflow.oauth_clients', '');
+SELECT pg_catalog.pg_extension_config_dump('authflow.device_attempts', '');
+SELECT pg_catalog.pg_extension_config_dump('authflow.device_user_codes', '');

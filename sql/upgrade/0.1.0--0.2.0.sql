@@ -16,7 +16,8 @@ ALTER TABLE authflow.cli_attempts ADD COLUMN completed_session_id uuid;
 -- per_tenant_per_minute in all. No row: the defaults of authflow.rate_limit_defaults().
 CREATE TABLE authflow.rate_limits (
   tenant_id              integer NOT NULL REFERENCES authflow.tenants ON DELETE CASCADE,
-  action                 text NOT NULL CHECK (action IN ('anonymous_sign_up', 'cli_start')),
+  action                 text NOT NULL CHECK (action IN ('anonymous_sign_up', 'cli_start', 'device_authorization',
+                                                      'device_user_code')),
   per_address_per_minute integer CHECK (per_address_per_minute > 0),   -- NULL: no limit
   per_tenant_per_minute  integer CHECK (per_tenant_per_minute > 0),    -- NULL: no limit
   PRIMARY KEY (tenant_id, action)
@@ -76,9 +77,7 @@ CREATE UNLOGGED TABLE authflow.security_events (
   event_id    bigint GENERATED ALWAYS AS IDENTITY,
   occurred_at timestamptz NOT NULL DEFAULT now(),
   tenant_id   integer NOT NULL,
-  kind        text NOT NULL CHECK (kind IN ('refresh_token_reuse', 'session_revoked', 'sessions_revoked_all',
-                                            'cli_login_completed', 'merge_performed', 'api_key_created',
-                                            'api_key_revoked')),
+  kind        text NOT NULL,  -- one of authflow.security_event_kinds() (see sql/state/20_tables.sql)
   user_id     text,
   session_id  uuid,
   details     jsonb NOT NULL DEFAULT '{}',
@@ -89,6 +88,72 @@ CREATE INDEX security_events_tenant_time ON authflow.security_events (tenant_id,
 SELECT pg_catalog.pg_extension_config_dump('authflow.security_events', '');
 -- Active devices: what the gateway saw when a session was made.
 ALTER TABLE authflow.sessions ADD COLUMN client_address text, ADD COLUMN user_agent text;
+
+-- Device login (RFC 8628): registered clients, device authorizations and their user codes, and
+-- the sessions they create (kind device; sessions.kind has no CHECK any more, see below).
+-- OAuth clients of the device authorization grant (RFC 8628), registered per tenant: a CLI, a TV
+-- app, an agent. They are public clients: a client_id, no secret.
+CREATE TABLE authflow.oauth_clients (
+  tenant_id        integer NOT NULL REFERENCES authflow.tenants ON DELETE CASCADE,
+  client_id        text NOT NULL,
+  name             text NOT NULL,
+  scopes           text[] NOT NULL DEFAULT '{}',   -- the scopes it may ask for
+  verification_uri text NOT NULL,                  -- the page where a person enters its user codes
+  poll_interval    integer NOT NULL DEFAULT 5,     -- seconds between polls, until slow_down raises it
+  code_lifetime    interval NOT NULL DEFAULT '10 minutes',
+  created_at       timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (tenant_id, client_id)
+);
+COMMENT ON TABLE authflow.oauth_clients IS 'OAuth clients of the device grant per tenant (public: no secret); see authflow.oauth_client_register';
+
+-- One row per device authorization: the CLI attempt's state machine (waiting -> approved or
+-- denied -> used; expired at any point) and the polling rule's state (docs/http-api.md). The
+-- device code carries attempt_id; only the hash of its secret is stored. The device's tokens are
+-- not kept here: the successful poll creates a new session.
+CREATE UNLOGGED TABLE authflow.device_attempts (
+  expires_at          timestamptz NOT NULL,
+  created_at          timestamptz NOT NULL,
+  polled_at           timestamptz NOT NULL,   -- the last accepted poll (at first: when the code was issued)
+  slowed_at           timestamptz,            -- when poll_interval last grew (once per accepted-poll window)
+  approved_at         timestamptz,
+  denied_at           timestamptz,
+  used_at             timestamptz,
+  tenant_id           integer NOT NULL,
+  poll_interval       integer NOT NULL,       -- seconds
+  issued_interval     integer NOT NULL,       -- the interval it was issued with: slow_down adds at most 15 s to it
+  approved_user_key   bigint,
+  attempt_id          uuid NOT NULL PRIMARY KEY,
+  approved_session_id uuid,                   -- the browser session that approved it: revoking it voids the attempt
+  client_id           text NOT NULL,
+  scopes              text[] NOT NULL,
+  device_hash         bytea NOT NULL
+);
+COMMENT ON TABLE authflow.device_attempts IS 'Device authorizations (RFC 8628); only the hash of the device code; unlogged unless authflow.set_durable(true)';
+
+-- The user code of each pending device authorization, keyed by an HMAC of the normalised code
+-- (the code itself is never stored): what a person types is found with one primary-key probe.
+-- The row goes when the attempt is approved or denied.
+CREATE UNLOGGED TABLE authflow.device_user_codes (
+  expires_at     timestamptz NOT NULL,
+  tenant_id      integer NOT NULL,
+  attempt_id     uuid NOT NULL,
+  user_code_hash bytea NOT NULL PRIMARY KEY
+);
+COMMENT ON TABLE authflow.device_user_codes IS 'HMACs of the user codes of pending device authorizations; unlogged unless authflow.set_durable(true)';
+SELECT pg_catalog.pg_extension_config_dump('authflow.oauth_clients', '');
+SELECT pg_catalog.pg_extension_config_dump('authflow.device_attempts', '');
+SELECT pg_catalog.pg_extension_config_dump('authflow.device_user_codes', '');
+
+-- The volatile tables this update creates follow the sessions' durability: a database switched
+-- to logged tables under 0.1.0 (authflow.set_durable(true)) keeps all of them logged.
+DO $$
+BEGIN
+  IF (SELECT c.relpersistence FROM pg_class AS c WHERE c.oid = 'authflow.sessions'::regclass) = 'p' THEN
+    ALTER TABLE authflow.security_events SET LOGGED;
+    ALTER TABLE authflow.device_attempts SET LOGGED;
+    ALTER TABLE authflow.device_user_codes SET LOGGED;
+  END IF;
+END $$;
 
 -- Functions whose result or arguments changed are dropped and made again by sql/src. Dropping
 -- them would drop the grants applications were given (grant_api): the .after.sql part gives them
@@ -131,3 +196,6 @@ BEGIN
   UPDATE authflow.tenants SET name = lower(name)
    WHERE name ~ '^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$' AND name <> lower(name);
 END $$;
+
+-- sessions.kind: no CHECK constraint (see sql/state/20_tables.sql).
+ALTER TABLE authflow.sessions DROP CONSTRAINT sessions_kind_check;

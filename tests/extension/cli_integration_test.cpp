@@ -90,6 +90,29 @@ TEST(CliConcurrency, ThirtyTwoConcurrentPollsAfterCompletionSucceedExactlyOnce) 
   EXPECT_EQ(used.load(), 31);
 }
 
+TEST(CliConcurrency, LogOutEverywhereRacingThePickUpLeavesNoSession) {
+  auto setup = connect();
+  for (int round = 0; round < 8; ++round) {
+    const std::string user = unique_name("cli-racer");
+    const Attempt attempt = StartAttempt(*setup);
+    ASSERT_EQ(Complete(*setup, attempt, RefreshTokenOf(*setup, user), false), "");
+    std::string status;
+    run_concurrently(2, [&](int i, pqxx::connection &connection) {
+      if (i == 0) {
+        status = Poll(connection, attempt);
+      } else {
+        pqxx::work work(connection);
+        work.exec_params("SELECT authflow.session_revoke_all($1)", user);
+        work.commit();
+      }
+    });
+    EXPECT_TRUE(status == "success" || status == "expired") << status;
+    pqxx::work work(*setup);
+    EXPECT_EQ(work.exec_params1("SELECT count(*) FROM authflow.session_list($1)", user)[0].as<long>(), 0)
+        << "round " << round << ": either the poll saw the revocation, or its new session was revoked with the rest";
+  }
+}
+
 TEST(CliConcurrency, ThirtyTwoConcurrentCompletionsHaveOneWinner) {
   auto setup = connect();
   const Attempt attempt = StartAttempt(*setup);

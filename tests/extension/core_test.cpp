@@ -1,13 +1,18 @@
-// core_test.cpp: the extension's pure C++ core (token.hpp, crypto.hpp), without a server.
+// core_test.cpp: the extension's pure C++ core (token.hpp, crypto.hpp, user_code.hpp), without a server.
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <cstring>
+#include <map>
 #include <set>
 #include <string>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include "crypto.hpp"
 #include "token.hpp"
+#include "user_code.hpp"
 
 namespace {
 
@@ -31,6 +36,36 @@ std::string Issue(TokenKind kind) {
 }
 
 // Published test vectors (FIPS 180-2 / NIST CSRC examples).
+// RFC 4231's HMAC-SHA-256 test cases 1, 2, 3, 6 and 7 (a key longer than a block, and a message
+// longer than one).
+std::string HmacHex(const std::string &key, const std::string &data) {
+  return Hex(authflow::hmac_sha256(key.data(), key.size(), data.data(), data.size()));
+}
+
+TEST(HmacSha256, Rfc4231Vectors) {
+  EXPECT_EQ(HmacHex(std::string(20, '\x0b'), "Hi There"),
+            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+  EXPECT_EQ(HmacHex("Jefe", "what do ya want for nothing?"),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  EXPECT_EQ(HmacHex(std::string(20, '\xaa'), std::string(50, '\xdd')),
+            "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe");
+  EXPECT_EQ(HmacHex(std::string(131, '\xaa'), "Test Using Larger Than Block-Size Key - Hash Key First"),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+  EXPECT_EQ(HmacHex(std::string(131, '\xaa'),
+                    "This is a test using a larger than block-size key and a larger than block-size data. The key "
+                    "needs to be hashed before being used by the HMAC algorithm."),
+            "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2");
+  // A message longer than the inline buffer, against OpenSSL's own HMAC.
+  const std::string key = "k", long_message(1000, 'm');
+  unsigned char expected[32];
+  unsigned int length = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char *>(long_message.data()), long_message.size(), expected, &length);
+  authflow::Sha256Digest want;
+  std::memcpy(want.data(), expected, want.size());
+  EXPECT_EQ(HmacHex(key, long_message), Hex(want));
+}
+
 TEST(Sha256, EmptyString) {
   EXPECT_EQ(Sha256Hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }
@@ -62,7 +97,7 @@ TEST(SecureEqual, DifferentLengthsAreNotEqual) {
 }
 
 TEST(TokenKinds, NamesRoundTrip) {
-  for (const char *name : {"access", "refresh", "polling", "login", "key"}) {
+  for (const char *name : {"access", "refresh", "polling", "login", "key", "device"}) {
     const auto kind = authflow::token_kind_from_name(name);
     ASSERT_TRUE(kind.has_value()) << name;
     EXPECT_EQ(authflow::token_kind_name(*kind), name);
@@ -104,7 +139,7 @@ TEST_P(TokenFormat, ParsesBackToItsParts) {
 INSTANTIATE_TEST_SUITE_P(AllKinds, TokenFormat,
                          ::testing::Values(FormatCase{TokenKind::access, "afa"}, FormatCase{TokenKind::refresh, "afr"},
                                            FormatCase{TokenKind::polling, "afp"}, FormatCase{TokenKind::login, "afl"},
-                                           FormatCase{TokenKind::key, "afk"}));
+                                           FormatCase{TokenKind::key, "afk"}, FormatCase{TokenKind::device, "afd"}));
 
 TEST(TokenGeneration, HundredThousandTokensAreDistinct) {
   std::set<std::string> tokens;
@@ -201,6 +236,84 @@ TEST(TokenParse, RejectsNonCanonicalLastCharacter) {
   ASSERT_TRUE(authflow::token_parse(token).has_value());
   token.back() = 'B';
   EXPECT_FALSE(authflow::token_parse(token).has_value());
+}
+
+TEST(UserCode, GeneratedCodesAreEightAlphabetCharactersShownWithADash) {
+  for (int i = 0; i < 1000; ++i) {
+    const auto shown = authflow::user_code_shown(authflow::user_code_generate());
+    const std::string text(shown.data(), shown.size());
+    ASSERT_EQ(text.size(), 9u);
+    EXPECT_EQ(text[4], '-') << text;
+    for (std::size_t k = 0; k < text.size(); ++k) {
+      if (k != 4) {
+        EXPECT_NE(authflow::kUserCodeAlphabet.find(text[k]), std::string_view::npos) << text;
+      }
+    }
+  }
+}
+
+TEST(UserCode, EveryCharacterOfTheAlphabetIsDrawnEvenly) {
+  // 80,000 codes, 640,000 characters: each of the 20 is expected 32,000 times (sd ~ 174); a
+  // biased draw (byte % 20 without rejection) puts the last 4 at 30,000, far below the bound.
+  std::map<char, int> counts;
+  for (int i = 0; i < 80000; ++i) {
+    for (const char c : authflow::user_code_generate())
+      ++counts[c];
+  }
+  ASSERT_EQ(counts.size(), authflow::kUserCodeAlphabet.size());
+  for (const auto &[c, n] : counts) {
+    EXPECT_GT(n, 31000) << c;
+    EXPECT_LT(n, 33000) << c;
+  }
+}
+
+TEST(UserCode, TenThousandCodesAreDistinctEnough) {
+  std::set<std::string> codes;
+  for (int i = 0; i < 10000; ++i) {
+    const auto code = authflow::user_code_generate();
+    codes.emplace(code.data(), code.size());
+  }
+  // 10,000 draws from 25.6e9: a collision has a chance of about 0.2 %; two or more, far less.
+  EXPECT_GE(codes.size(), 9999u);
+}
+
+TEST(UserCode, NormalizeAcceptsWhatAPersonTypes) {
+  const std::pair<const char *, const char *> accepted[] = {
+      {"BCDF-GHJK", "BCDFGHJK"}, {"bcdf-ghjk", "BCDFGHJK"}, {"BcDfGhJk", "BCDFGHJK"},
+      {" bcdf ghjk ", "BCDFGHJK"}, {"B-C-D-F-G-H-J-K", "BCDFGHJK"}, {"wxzq\tvtsr", "WXZQVTSR"},
+      {"--ZZZZZZZZ--", "ZZZZZZZZ"}, {"zzzz\r\nzzzz", "ZZZZZZZZ"},
+  };
+  for (const auto &[input, expected] : accepted) {
+    const auto code = authflow::user_code_normalize(input);
+    ASSERT_TRUE(code.has_value()) << input;
+    EXPECT_EQ(std::string(code->data(), code->size()), expected) << input;
+  }
+}
+
+TEST(UserCode, NormalizeRejectsEverythingElse) {
+  const std::pair<const char *, std::string> refused[] = {
+      {"empty", ""},
+      {"seven characters", "BCDF-GHJ"},
+      {"nine characters", "BCDF-GHJKL"},
+      {"a vowel", "BCDF-GHJA"},
+      {"a digit", "BCDF-GHJ1"},
+      {"a letter outside the alphabet (Y)", "BCDF-GHJY"},
+      {"an underscore", "BCDF_GHJK"},
+      {"NUL inside", std::string("BCDF\0GHJK", 9)},
+      {"non-ASCII", "BCDF-GHJ\xc3\x9f"},
+      {"only dashes", "---------"},
+      {"a megabyte", std::string(1 << 20, 'B')},
+  };
+  for (const auto &[label, input] : refused)
+    EXPECT_FALSE(authflow::user_code_normalize(input).has_value()) << label;
+}
+
+TEST(UserCode, ShownCodesNormalizeBackToThemselves) {
+  const auto code = authflow::user_code_generate();
+  const auto shown = authflow::user_code_shown(code);
+  const auto back = authflow::user_code_normalize(std::string_view(shown.data(), shown.size()));
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(*back, code);
 }
 
 } // namespace

@@ -1,6 +1,6 @@
 // facts_integration_test.cpp: facts that SQL, C++ and the docs share, held together. The token
 // kinds live in the library (token.hpp); SQL reads them through authflow.token_kinds(), and the
-// docs' table must name the same ones.
+// docs' table must name the same ones. So with the user codes' alphabet (user_code.hpp).
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -13,6 +13,7 @@
 
 #include "database.hpp"
 #include "token.hpp"
+#include "user_code.hpp"
 
 namespace {
 
@@ -30,7 +31,7 @@ TEST(SharedFacts, TokenKindsAreTheSameInTheLibrarySqlAndDocs) {
   KindSet library;
   for (const authflow::TokenKind kind : authflow::kTokenKinds)
     library.emplace(authflow::token_kind_name(kind), authflow::token_prefix(kind));
-  ASSERT_EQ(library.size(), 5u);
+  ASSERT_EQ(library.size(), 6u);
 
   KindSet sql;
   auto connection = authflow::testing::connect();
@@ -63,6 +64,17 @@ TEST(SharedFacts, TokenKindsAreTheSameInTheLibrarySqlAndDocs) {
   } catch (const pqxx::sql_error &error) {
     EXPECT_NE(std::string(error.what()).find(authflow::token_kind_list()), std::string::npos) << error.what();
   }
+}
+
+TEST(SharedFacts, UserCodeAlphabetIsTheSameInTheLibrarySqlAndDocs) {
+  auto connection = authflow::testing::connect();
+  pqxx::work work(*connection);
+  const std::string alphabet(authflow::kUserCodeAlphabet);
+  EXPECT_EQ(work.exec1("SELECT authflow.user_code_alphabet()")[0].as<std::string>(), alphabet);
+  const std::string shown = work.exec1("SELECT authflow.user_code_generate()")[0].as<std::string>();
+  EXPECT_TRUE(std::regex_match(shown, std::regex("[" + alphabet + "]{4}-[" + alphabet + "]{4}"))) << shown;
+  EXPECT_NE(ReadSourceFile("docs/http-api.md").find("`" + alphabet + "`"), std::string::npos)
+      << "docs/http-api.md names the library's alphabet";
 }
 
 } // namespace

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <cctype>
 #include <memory>
 #include <set>
 #include <string>
@@ -56,6 +57,7 @@ struct Route {
   std::string target;
   std::vector<std::string> fields;
   Credential credential;
+  bool form = false; // the RFC 8628 endpoints take form-encoded bodies and answer with OAuth errors
 };
 
 constexpr const char *kSessionId = "01a23546-cff5-72c5-a6b0-ac3c84d40c30";
@@ -84,7 +86,32 @@ std::vector<Route> routes() {
           {http::verb::get, "/api/v1/users/u/sessions", {}, Credential::server_key},
           {http::verb::delete_, "/api/v1/users/u/sessions", {}, Credential::server_key},
           {http::verb::delete_, "/api/v1/users/u/sessions" + session, {}, Credential::server_key},
+          {http::verb::post, "/oauth/device_authorization", {"client_id", "scope"}, Credential::none, true},
+          {http::verb::post,
+           "/oauth/token",
+           {"grant_type", "device_code", "client_id", "refresh_token", "scope"},
+           Credential::none,
+           true},
+          {http::verb::post, "/api/v1/device/lookup", {"user_code"}, Credential::none},
+          {http::verb::post, "/api/v1/device/approve", {"user_code", "refresh_token"}, Credential::none},
+          {http::verb::post, "/api/v1/device/deny", {"user_code"}, Credential::none},
           {http::verb::get, "/healthz", {}, Credential::none}};
+}
+
+// percent_encoded escapes every byte but unreserved ones (a form field's value).
+std::string percent_encoded(const std::string &text) {
+  static const char digits[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += digits[c >> 4];
+      out += digits[c & 15];
+    }
+  }
+  return out;
 }
 
 // hostile_session_ids are path segments a client may send for {session_id}.
@@ -125,16 +152,21 @@ protected:
   }
   static void TearDownTestSuite() { gateway_.reset(); }
 
-  // ExpectClientAnswer sends a request and checks it is no 5xx, and that an error is JSON.
+  // ExpectClientAnswer sends a request and checks it is no 5xx, and that an error is JSON: the
+  // one shape {code, error}, or on the RFC 8628 endpoints (/oauth/) also the RFC's
+  // {error, error_description}.
   static void ExpectClientAnswer(http::verb method, const std::string &target, const std::string &body,
                                  std::multimap<std::string, std::string> headers, const std::string &what) {
-    headers.emplace("Content-Type", "application/json");
+    const bool oauth = target.rfind("/oauth/", 0) == 0;
+    headers.emplace("Content-Type", oauth ? "application/x-www-form-urlencoded" : "application/json");
     HttpClient client(gateway_->port());
     auto response = client.send(make_request(method, target, body, headers));
     EXPECT_LT(response.result_int(), 500) << what << ": " << response.body().substr(0, 200);
     if (response.result_int() >= 400) {
       const json parsed = json::parse(response.body(), nullptr, false);
-      EXPECT_TRUE(!parsed.is_discarded() && parsed.contains("code") && parsed.contains("error"))
+      // The gateway's own refusals (413, 414, 431) have the one shape on every route.
+      EXPECT_TRUE(!parsed.is_discarded() && parsed.contains("error") &&
+                  (parsed.contains("code") || (oauth && parsed.contains("error_description"))))
           << what << ": " << response.body().substr(0, 200);
     }
   }
@@ -186,6 +218,8 @@ TEST_F(HostileInput, EveryBodyFieldOfEveryRoute) {
         std::string body = "{\"" + field + "\": " + value + "}";
         if (field != "user_id" && route.target == "/api/v1/sessions")
           body = "{\"user_id\": \"did:plc:hostile\", \"" + field + "\": " + value + "}";
+        if (route.form) // the JSON text as the field's value, percent-encoded, and raw
+          body = field + "=" + percent_encoded(value) + "&" + field + "2=" + value;
         ExpectClientAnswer(route.method, route.target, body, KeyHeaders(route),
                            route.target + " " + field + "=" + value.substr(0, 40));
       }

@@ -1,7 +1,7 @@
 -- cli.sql: the CLI login flow, anonymous users and the merge, case by case.
 BEGIN;
 \ir ../fixtures/clean_slate.sql
-SELECT plan(67);
+SELECT plan(68);
 
 -- Helpers: a signed-in browser user.
 CREATE TEMP TABLE browser AS SELECT * FROM authflow.session_create('did:plc:browser', 'browser.test');
@@ -157,6 +157,11 @@ SELECT cmp_ok(authflow.purge_expired(), '>=', 3::bigint, 'purge_expired deletes 
 SELECT is((SELECT count(*) FROM authflow.cli_attempts WHERE expires_at <= now()), 0::bigint, 'no expired attempt is left');
 SELECT is((SELECT count(*) FROM authflow.users WHERE user_id = (SELECT user_id FROM stale_anon)), 0::bigint,
           'an old anonymous user without sessions is purged');
+
+-- sessions.kind has no CHECK constraint (sql/state/20_tables.sql): every flow above wrote one of
+-- the three kinds, and all three were written.
+SELECT is((SELECT array_agg(DISTINCT kind ORDER BY kind) FROM authflow.sessions), '{anonymous,cli,web}'::text[],
+          'the flows write exactly the kinds anonymous, cli and web');
 
 SELECT * FROM finish();
 ROLLBACK;

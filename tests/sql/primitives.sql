@@ -61,9 +61,9 @@ SELECT is((authflow.token_parse(repeat('a', 1024 * 1024))).kind, NULL, 'token_pa
 SELECT is((authflow.token_parse('afa_' || repeat('0', 32) || '_' || repeat('!', 43))).kind, NULL,
           'token_parse of a valid prefix with a garbage secret is NULL');
 SELECT throws_ok($$SELECT authflow.token_generate('bogus')$$, '22023',
-                 'kind must be one of access, refresh, polling, login, key', 'token_generate of an unknown kind raises 22023');
+                 'kind must be one of access, refresh, polling, login, key, device', 'token_generate of an unknown kind raises 22023');
 SELECT throws_ok($$SELECT authflow.token_parse('x', 'session')$$, '22023',
-                 'expected_kind must be one of access, refresh, polling, login, key', 'token_parse with an unknown kind raises 22023');
+                 'expected_kind must be one of access, refresh, polling, login, key, device', 'token_parse with an unknown kind raises 22023');
 SELECT is(authflow.token_generate(NULL), NULL, 'token_generate(NULL) is NULL');
 
 SELECT * FROM finish();

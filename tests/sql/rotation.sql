@@ -3,7 +3,7 @@
 -- of a transaction does not move), never by sleeping.
 BEGIN;
 \ir ../fixtures/clean_slate.sql
-SELECT plan(36);
+SELECT plan(38);
 
 SELECT authflow.tenant_set('rot');
 SELECT is((SELECT refresh_rotation::text || ' ' || session_max_lifetime::text || ' ' || refresh_reuse_grace::text
@@ -116,6 +116,12 @@ SELECT throws_ok($$SELECT authflow.tenant_set('rot', refresh_reuse_grace => '1 h
                  'refresh_reuse_grace must be greater than 0 and at most 00:05:00', 'a grace window over 5 minutes is refused');
 SELECT is((SELECT refresh_reuse_grace FROM authflow.tenant_set('rot', refresh_reuse_grace => '30 seconds')), interval '30 seconds',
           'the grace window is a tenant setting');
+
+-- security_events.kind has no CHECK constraint: its only writer refuses unknown kinds.
+SELECT throws_ok($$SELECT authflow.security_event(1, 'not_a_kind', NULL, NULL, NULL, false)$$, '22023',
+                 'unknown security event kind not_a_kind', 'security_event refuses an unknown kind');
+SELECT is((SELECT array_agg(DISTINCT kind ORDER BY kind) <@ authflow.security_event_kinds() FROM authflow.security_events), true,
+          'every recorded kind is in security_event_kinds()');
 
 SELECT * FROM finish();
 ROLLBACK;

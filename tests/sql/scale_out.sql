@@ -7,6 +7,9 @@ CREATE TEMP TABLE recipe (table_name regclass, distribution_column name);
 INSERT INTO recipe VALUES
   ('authflow.sessions', 'session_id'),
   ('authflow.cli_attempts', 'attempt_id'),
+  ('authflow.device_attempts', 'attempt_id'),
+  ('authflow.device_user_codes', 'user_code_hash'),  -- what a person types: one shard too
+  ('authflow.oauth_clients', NULL),
   ('authflow.rate_counters', 'subject'),
   ('authflow.tenants', NULL), ('authflow.users', NULL), ('authflow.api_keys', NULL), ('authflow.merge_rules', NULL),
   ('authflow.rate_limits', NULL), ('authflow.secrets', NULL),

@@ -153,7 +153,8 @@ SELECT is((SELECT array_agg(c ORDER BY c) FROM pg_db_role_setting AS s, unnest(s
 
 -- 7. Unauthenticated writes are limited per client address and per tenant: 429 with Retry-After.
 SELECT is((SELECT array_agg(action || ' ' || per_address_per_minute || ' ' || per_tenant_per_minute) FROM authflow.rate_limit_get()),
-          ARRAY['anonymous_sign_up 30 3000', 'cli_start 30 3000'], 'default limits: 30 a minute per address, 3000 per tenant');
+          ARRAY['anonymous_sign_up 30 3000', 'cli_start 30 3000', 'device_authorization 30 3000', 'device_user_code 10 300'],
+          'default limits: 30 a minute per address, 3000 per tenant; failed device user-code entries 10 and 300');
 SELECT authflow.rate_limit_set('anonymous_sign_up', 2, 3);
 CREATE FUNCTION pg_temp.sign_up(address text, tenant text DEFAULT 'default') RETURNS authflow.http_response
   LANGUAGE sql AS $$
@@ -180,7 +181,7 @@ SELECT is(ARRAY[(SELECT status FROM authflow.http('POST', '/api/v1/auth/cli', '{
           ARRAY[200, 429], 'CLI start is limited per address too');
 SELECT throws_ok($$SELECT authflow.rate_limit_set('cli_start', 0, NULL)$$, '22023', 'limits must be at least 1 (NULL: no limit)',
                  'a limit of 0 is refused');
-SELECT throws_ok($$SELECT authflow.rate_limit_set('log_in', 1, 1)$$, '22023', 'action must be anonymous_sign_up or cli_start',
+SELECT throws_ok($$SELECT authflow.rate_limit_set('log_in', 1, 1)$$, '22023', 'action must be one of anonymous_sign_up, cli_start, device_authorization, device_user_code',
                  'an unknown action is refused');
 
 SELECT * FROM finish();

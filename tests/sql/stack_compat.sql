@@ -7,7 +7,7 @@
 BEGIN;
 \ir ../fixtures/clean_slate.sql
 \ir ../fixtures/http_call.sql
-SELECT plan(56);
+SELECT plan(57);
 
 
 -- The one list.
@@ -114,6 +114,12 @@ SELECT is((SELECT status || ' ' || (headers ->> 'x-stack-actual-status') FROM pg
 SELECT is((SELECT status || ' ' || (headers ->> 'x-hexclave-actual-status') || ' ' || (headers ->> 'retry-after') FROM
              (SELECT (authflow.http_override_error_status(authflow.http_too_many_requests(7), '{"x-hexclave-override-error-status": "true"}')).*) AS r),
           '200 429 7', 'a rate-limited answer keeps retry-after');
+-- Stack's SDK retries a plain 429 after retry-after seconds, but gives up on any answer with its
+-- known-error headers (client-interface: _processResponse runs before the 429 branch).
+SELECT is((SELECT status || ' ' || (headers ->> 'retry-after') || ' ' || (headers ->> 'x-known-error') || ' '
+                  || (headers ? 'x-stack-known-error')::text || ' ' || (headers ? 'x-hexclave-known-error')::text
+             FROM (SELECT (authflow.http_too_many_requests(7)).*) AS r),
+          '429 7 TOO_MANY_REQUESTS false false', 'a 429 carries no Stack known-error header, so the SDK waits and retries');
 SELECT is((SELECT status || ' ' || (headers ? 'x-stack-actual-status')::text FROM pg_temp.call('POST', '/api/v1/auth/cli', '{"x-stack-override-error-status": "true"}', '{}')),
           '200 false', 'a success is left alone');
 SELECT is((SELECT status || ' ' || (headers ? 'x-stack-actual-status')::text FROM pg_temp.call('GET', '/api/v1/sessions/current',
