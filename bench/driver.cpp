@@ -35,6 +35,8 @@ int main(int argc, char **argv) {
       run_tokens(context);
     if (options.wants("sessions"))
       run_sessions(context);
+    if (options.wants("rotation"))
+      run_rotation(context);
     if (context.sql->live.empty() && (options.wants("cli") || options.wants("http")))
       context.sql->live = context.sql->bulk_create(1000);
     if (options.wants("cli"))

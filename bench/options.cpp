@@ -27,7 +27,7 @@ const char *usage = R"(authflow-bench: authflow over SQL against the Valkey sess
   --work-dir DIR          logs, token files and results (required)
   --gateway PATH          authflow-gateway binary; without it HTTP is skipped
   --gateway-port N        loopback port for the gateway (58080)
-  --only LIST             sections: tokens,sessions,size,purge,cli,http (all)
+  --only LIST             sections: tokens,sessions,rotation,size,purge,cli,http (all)
 
 The database is the libpq environment (PGHOST, PGPORT, PGUSER, PGDATABASE).
 )";

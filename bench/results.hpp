@@ -28,6 +28,7 @@ struct Results {
 
   std::map<int, Pair> tokens;                          // clients -> token_issue vs pgcrypto
   std::map<std::string, std::map<int, Pair>> sessions; // operation -> clients -> authflow vs Valkey
+  std::map<int, Pair> rotation;                        // clients -> refresh with rotation on vs off
   std::map<int, Measurement> pgbench_select;           // the floors, by clients
   // The write floors ("insert", "update", "delete") and authflow's "create_new_user", by clients.
   std::map<std::string, std::map<int, Measurement>> write_floors;

@@ -64,8 +64,9 @@ public:
   std::vector<std::string> revocable;
 };
 
-// authflow through its SQL functions, over libpq (the libpq environment).
-std::unique_ptr<Side> make_sql_side(long users);
+// authflow through its SQL functions, over libpq (the libpq environment), in one tenant. A
+// client's refresh presents the token the last one returned (a new one where the tenant rotates).
+std::unique_ptr<Side> make_sql_side(long users, const std::string &tenant = "default");
 // The Valkey session design, one command per round trip, against a redis-server unix socket.
 std::unique_ptr<Side> make_valkey_side(const std::string &socket, long users);
 

@@ -33,15 +33,21 @@ std::string array_literal(std::vector<Session>::const_iterator begin, std::vecto
 // servers) does not tilt the comparison.
 class SqlClient : public Client {
 public:
-  SqlClient(std::uint64_t seed, long users) : Client(seed, users), connection_(PQconnectdb("")) {
+  SqlClient(std::uint64_t seed, long users, std::string tenant)
+      : Client(seed, users), tenant_(std::move(tenant)), connection_(PQconnectdb("")) {
     if (PQstatus(connection_) != CONNECTION_OK) {
       std::string message = PQerrorMessage(connection_);
       PQfinish(connection_);
       throw std::runtime_error("bench: cannot connect: " + message);
     }
-    prepare("create", "SELECT refresh_token, access_token FROM authflow.session_create($1, $2)", 2);
+    // The default tenant's create is the plain two-argument call the report describes.
+    if (tenant_ == "default")
+      prepare("create", "SELECT refresh_token, access_token FROM authflow.session_create($1, $2)", 2);
+    else
+      prepare("create", "SELECT refresh_token, access_token FROM authflow.session_create($1, $2, tenant => $3)", 3);
     prepare("validate", "SELECT user_id FROM authflow.session_validate($1)", 1);
-    prepare("refresh", "SELECT access_token FROM authflow.session_refresh($1)", 1);
+    // With rotation (the tenant's refresh_rotation), the next refresh must present the new token.
+    prepare("refresh", "SELECT access_token, new_refresh_token FROM authflow.session_refresh($1)", 1);
     prepare("revoke", "SELECT authflow.session_revoke($1)", 1);
   }
   ~SqlClient() override { PQfinish(connection_); }
@@ -49,7 +55,8 @@ public:
   bool create() override {
     long user = random_user();
     const std::string id = user_id(user), handle = user_handle(user);
-    Result result(execute("create", {id.c_str(), handle.c_str()}));
+    Result result(tenant_ == "default" ? execute("create", {id.c_str(), handle.c_str()})
+                                       : execute("create", {id.c_str(), handle.c_str(), tenant_.c_str()}));
     if (!result.has_one_row())
       return false;
     revocable.emplace_back(PQgetvalue(result.get(), 0, 0));
@@ -72,6 +79,8 @@ public:
     if (!result.has_one_row())
       return false;
     session->access = PQgetvalue(result.get(), 0, 0);
+    if (!PQgetisnull(result.get(), 0, 1))
+      session->refresh = PQgetvalue(result.get(), 0, 1);
     session->issued = Clock::now();
     return true;
   }
@@ -113,6 +122,7 @@ private:
                           nullptr, 0);
   }
 
+  std::string tenant_;
   PGconn *connection_;
 };
 
@@ -123,11 +133,13 @@ void append(std::vector<Session> &to, std::vector<Session> from) {
 
 class SqlSide : public Side {
 public:
-  explicit SqlSide(long user_count) { users = user_count; }
+  SqlSide(long user_count, std::string tenant) : tenant_(std::move(tenant)) { users = user_count; }
 
   std::string name() const override { return "authflow"; }
 
-  std::unique_ptr<Client> connect(std::uint64_t seed) override { return std::make_unique<SqlClient>(seed, users); }
+  std::unique_ptr<Client> connect(std::uint64_t seed) override {
+    return std::make_unique<SqlClient>(seed, users, tenant_);
+  }
 
   // bulk_create runs session_create over generate_series, in statements of up to 20000 sessions,
   // on as many connections as there are cores. The first call creates every user first, on one
@@ -164,7 +176,7 @@ public:
     for (std::size_t first = 0; first < sessions.size(); first += chunk) {
       std::size_t last = std::min(sessions.size(), first + chunk);
       pqxx::nontransaction tx(connection);
-      auto result = tx.exec_params("SELECT t.position, r.access_token "
+      auto result = tx.exec_params("SELECT t.position, r.access_token, r.new_refresh_token "
                                    "FROM unnest($1::text[]) WITH ORDINALITY AS t(token, position), "
                                    "LATERAL authflow.session_refresh(t.token) AS r",
                                    array_literal(sessions.begin() + static_cast<std::ptrdiff_t>(first),
@@ -173,6 +185,8 @@ public:
       for (const auto &row : result) {
         auto &session = sessions[first + row[0].as<std::size_t>() - 1];
         session.access = row[1].as<std::string>();
+        if (!row[2].is_null())
+          session.refresh = row[2].as<std::string>();
         session.issued = now;
       }
     }
@@ -187,12 +201,13 @@ private:
         every_user
             ? tx.exec_params(
                   "SELECT s.refresh_token, s.access_token FROM generate_series($1::bigint, $2::bigint) AS k, "
-                  "LATERAL authflow.session_create('did:plc:bench' || k, 'bench' || k || '.test') AS s",
-                  first, last)
+                  "LATERAL authflow.session_create('did:plc:bench' || k, 'bench' || k || '.test', tenant => $3) AS s",
+                  first, last, tenant_)
             : tx.exec_params("SELECT s.refresh_token, s.access_token "
                              "FROM (SELECT floor(random() * $2)::bigint AS k FROM generate_series(1, $1)) AS u, "
-                             "LATERAL authflow.session_create('did:plc:bench' || u.k, 'bench' || u.k || '.test') AS s",
-                             last, users);
+                             "LATERAL authflow.session_create('did:plc:bench' || u.k, 'bench' || u.k || '.test', "
+                             "tenant => $3) AS s",
+                             last, users, tenant_);
     std::vector<Session> made;
     auto now = Clock::now();
     for (const auto &row : result)
@@ -201,11 +216,14 @@ private:
   }
 
   static constexpr long chunk_ = 20000;
+  std::string tenant_;
   bool users_created_ = false;
 };
 
 } // namespace
 
-std::unique_ptr<Side> make_sql_side(long users) { return std::make_unique<SqlSide>(users); }
+std::unique_ptr<Side> make_sql_side(long users, const std::string &tenant) {
+  return std::make_unique<SqlSide>(users, tenant);
+}
 
 } // namespace authflow::bench

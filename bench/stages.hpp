@@ -26,6 +26,7 @@ void run_sessions(Context &context); // preload, then session operations and flo
 bool cli_installed();                // whether authflow.cli_start and friends are installed
 void prepare_write_floors(Context &context);             // the floors' table (bench/sql/floor_setup.sql)
 void run_write_floor_round(Context &context, int clients); // one round of the write floors and new-user create
+void run_rotation(Context &context); // refresh with refresh-token rotation on vs off
 void run_cli(Context &context);      // CLI cycles and merge (when the CLI flow is installed)
 void run_http(Context &context);     // wrk against the gateway (when it is built)
 void run_size(Context &context);     // bytes per session

@@ -119,6 +119,15 @@ const std::vector<Option> &options() {
            c.io_threads = static_cast<std::size_t>(*n);
          return n.has_value();
        }},
+      {"--trusted-proxies", "AUTHFLOW_TRUSTED_PROXIES", "LIST",
+       "addresses and CIDR networks of the proxies in front of the gateway, comma or space separated: from them "
+       "only, X-Forwarded-For names the client (none)",
+       [](Config &c, const std::string &v) {
+         auto trusted = TrustedProxies::parse(v);
+         if (trusted)
+           c.trusted_proxies = *trusted;
+         return trusted.has_value();
+       }},
       {"--http-function", "AUTHFLOW_HTTP_FUNCTION", "SCHEMA.NAME",
        "SQL function every request is forwarded to; for tests and staged rollouts (authflow.http)",
        [](Config &c, const std::string &v) {

@@ -1,6 +1,8 @@
 // config.hpp: the gateway's settings, read from command-line flags and environment variables.
 #pragma once
 
+#include "client_address.hpp"
+
 #include <chrono>
 #include <cstddef>
 #include <optional>
@@ -21,6 +23,7 @@ struct Config {
   std::chrono::milliseconds read_timeout{10000};   // whole request (headers and body)
   std::chrono::milliseconds idle_timeout{60000};   // keep-alive connection with no request
   std::chrono::milliseconds request_timeout{5000}; // wait for a connection, and statement_timeout
+  TrustedProxies trusted_proxies;                  // peers whose X-Forwarded-For is believed (none)
 };
 
 // ParseOutcome is what parse_config returns: a config to run with, or an exit right away.

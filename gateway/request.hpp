@@ -10,12 +10,13 @@ namespace authflow::gateway {
 using Request = boost::beast::http::request<boost::beast::http::string_body>;
 
 // client_address_header is the header through which SQL learns the client's address (rate
-// limits); the gateway always sets it from the connection, so a client cannot choose it.
+// limits, the sessions' devices); the gateway always sets it (client_address.hpp: the connection's
+// peer, or what a trusted proxy forwarded), so a client cannot choose it.
 inline const char *const client_address_header = "x-authflow-client-address";
 
 // headers_json renders the request headers as a JSON object: lowercase name -> string value,
 // repeated headers joined with ", " (cookie with "; "), and client_address_header set to the
-// connection's peer address (whatever the client sent under that name).
+// client's address (whatever the client sent under that name).
 std::string headers_json(const Request &request, const std::string &client_address);
 
 // path_of returns the target without its query string.

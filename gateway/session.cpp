@@ -1,6 +1,7 @@
 // session.cpp: see session.hpp.
 #include "session.hpp"
 
+#include "client_address.hpp"
 #include "server.hpp"
 
 #include <algorithm>
@@ -45,7 +46,7 @@ Session::Session(tcp::socket socket, Server &server) : stream_(std::move(socket)
   beast::error_code error;
   const auto peer = stream_.socket().remote_endpoint(error);
   if (!error)
-    client_address_ = peer.address().to_string();
+    peer_ = peer.address();
 }
 
 // ~Session leaves the server's set of open connections.
@@ -226,7 +227,8 @@ void Session::handle() {
     answer(error_answer(400, "INVALID_ENCODING", "request target and body must be UTF-8 text"));
     return;
   }
-  forward(false, {method_, std::move(target), headers_json(request, client_address_), std::move(request.body())});
+  const std::string client = client_address(request, peer_, server_.services().config.trusted_proxies);
+  forward(false, {method_, std::move(target), headers_json(request, client), std::move(request.body())});
 }
 
 // forward runs on a database worker; the answer is posted back to this connection's strand.

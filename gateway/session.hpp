@@ -74,7 +74,7 @@ private:
   boost::beast::http::response<boost::beast::http::string_body> response_;
   State state_ = State::idle;
   bool first_request_ = true;
-  std::string client_address_; // the peer's address, for SQL's rate limits
+  std::optional<boost::asio::ip::address> peer_; // for the client address SQL is told (client_address.hpp)
   bool draining_ = false;
   bool keep_alive_ = false;
   std::size_t discarded_ = 0;

@@ -49,13 +49,21 @@ EXCEPTION WHEN invalid_text_representation THEN
 END $$;
 COMMENT ON FUNCTION authflow.require_client_address(text) IS 'Internal: a valid client address (canonical text), else 22023';
 
+-- is_uuid_text: a UUID written as 8-4-4-4-12 hex digits, in any case (the form Stack's project
+-- ids and authflow's session ids take in text; braces or no hyphens are other text).
+CREATE OR REPLACE FUNCTION authflow.is_uuid_text(value text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN length(value) = 36 AND value ~ '^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$';
+COMMENT ON FUNCTION authflow.is_uuid_text(text) IS 'Internal: whether a text is a UUID of 8-4-4-4-12 hex digits (any case)';
+
 -- tenant_canonical_name: a tenant name that is a UUID (8-4-4-4-12 hex digits, as Stack names its
 -- projects) is written in lower case, so that the case of its digits never names another tenant;
 -- any other name is returned as it is (names are case-sensitive: Acme and acme are two tenants).
 CREATE OR REPLACE FUNCTION authflow.tenant_canonical_name(tenant text)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
-RETURN CASE WHEN length(tenant) = 36 AND tenant ~ '^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$' THEN lower(tenant)
+RETURN CASE WHEN authflow.is_uuid_text(tenant) THEN lower(tenant)
             ELSE tenant END;
 COMMENT ON FUNCTION authflow.tenant_canonical_name(text) IS
   'The canonical form of a tenant name: a UUID in lower case, any other name unchanged';
@@ -93,6 +101,20 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION authflow.require_user_arguments(text, text, text) IS
   'Internal: the tenant''s settings when user_id (and handle, when given) and the tenant are valid, else 22023';
+
+CREATE OR REPLACE FUNCTION authflow.require_session_arguments(user_id text, session_id uuid, tenant text)
+RETURNS authflow.tenants
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF session_id IS NULL THEN
+    RAISE EXCEPTION 'session_id must not be empty' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  RETURN authflow.require_user_arguments(user_id, NULL, tenant);
+END $$;
+COMMENT ON FUNCTION authflow.require_session_arguments(text, uuid, text) IS
+  'Internal: the tenant''s settings when user_id, session_id and the tenant are valid, else 22023';
 
 -- session_expiry is when a session refreshed (or created) at `at` expires: now + TTL, never past
 -- the tenant's absolute cap.

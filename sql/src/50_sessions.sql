@@ -157,29 +157,44 @@ SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION authflow.session_revoke(text) IS
   'Deletes the session of a refresh token; true when a live session was revoked';
 
-CREATE OR REPLACE FUNCTION authflow.session_revoke_all(user_id text, tenant text DEFAULT 'default')
+-- sessions_delete_of_user deletes the sessions of a user (but kept_session_id, when given),
+-- records and sends sessions_revoked_all, and returns how many of them were live. What they
+-- could still become dies with them (a CLI attempt they completed, see cli_poll).
+CREATE OR REPLACE FUNCTION authflow.sessions_delete_of_user(settings authflow.tenants, owner_user_id text, kept_session_id uuid)
 RETURNS integer
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  settings authflow.tenants := authflow.require_user_arguments(user_id, NULL, tenant);
   revoked integer;
   at timestamptz := now();  -- a parameter in the RETURNING below: Citus allows no now() there
 BEGIN
   -- A pick-up of a CLI or device login of this user that is making a session finishes first, so
   -- that the DELETE sees that session too (authflow.attempt_approver_live).
-  PERFORM 1 FROM authflow.users AS u WHERE u.tenant_id = settings.tenant_id AND u.user_id = session_revoke_all.user_id
+  PERFORM 1 FROM authflow.users AS u WHERE u.tenant_id = settings.tenant_id AND u.user_id = owner_user_id
     FOR NO KEY UPDATE;
   WITH deleted AS (
     DELETE FROM authflow.sessions AS s
      USING authflow.users AS u
-     WHERE u.tenant_id = settings.tenant_id AND u.user_id = session_revoke_all.user_id AND s.user_key = u.user_key
+     WHERE u.tenant_id = settings.tenant_id AND u.user_id = owner_user_id AND s.user_key = u.user_key
+       AND s.session_id IS DISTINCT FROM kept_session_id
     RETURNING s.expires_at > at AS was_live)
   SELECT count(*) FILTER (WHERE was_live) INTO revoked FROM deleted;
-  PERFORM authflow.security_event(settings.tenant_id, 'sessions_revoked_all', session_revoke_all.user_id, NULL,
-                                  jsonb_build_object('revoked', revoked), true);
+  PERFORM authflow.security_event(settings.tenant_id, 'sessions_revoked_all', owner_user_id, NULL,
+                                  jsonb_strip_nulls(jsonb_build_object('revoked', revoked, 'kept_session_id', kept_session_id)),
+                                  true);
   RETURN revoked;
+END $$;
+COMMENT ON FUNCTION authflow.sessions_delete_of_user(authflow.tenants, text, uuid) IS
+  'Internal: deletes every session of a user but one (or all, kept_session_id NULL), records and notifies sessions_revoked_all; the live ones deleted';
+
+CREATE OR REPLACE FUNCTION authflow.session_revoke_all(user_id text, tenant text DEFAULT 'default')
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  RETURN authflow.sessions_delete_of_user(authflow.require_user_arguments(user_id, NULL, tenant), user_id, NULL);
 END $$;
 COMMENT ON FUNCTION authflow.session_revoke_all(text, text) IS
   'Deletes every session of a user; returns how many of them were live';
@@ -232,13 +247,10 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  settings authflow.tenants := authflow.require_user_arguments(user_id, NULL, tenant);
+  settings authflow.tenants := authflow.require_session_arguments(user_id, session_id, tenant);
   revoked boolean;
   at timestamptz := now();
 BEGIN
-  IF session_id IS NULL THEN
-    RAISE EXCEPTION 'session_id must not be empty' USING ERRCODE = 'invalid_parameter_value';
-  END IF;
   DELETE FROM authflow.sessions AS s USING authflow.users AS u
    WHERE s.session_id = session_revoke_by_id.session_id AND s.user_key = u.user_key
      AND u.tenant_id = settings.tenant_id AND u.user_id = session_revoke_by_id.user_id
@@ -252,6 +264,18 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION authflow.session_revoke_by_id(text, uuid, text) IS
   'Revokes one session of a user by its id ("sign out that device"); true when a live session was revoked, false when the user has no such session';
+
+-- session_revoke_others signs a user out everywhere but on one device (the one asking).
+CREATE OR REPLACE FUNCTION authflow.session_revoke_others(user_id text, session_id uuid, tenant text DEFAULT 'default')
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  RETURN authflow.sessions_delete_of_user(authflow.require_session_arguments(user_id, session_id, tenant), user_id, session_id);
+END $$;
+COMMENT ON FUNCTION authflow.session_revoke_others(text, uuid, text) IS
+  'Deletes every session of a user but one ("sign out everywhere else"); returns how many of them were live';
 
 CREATE OR REPLACE FUNCTION authflow.user_set_handle(user_id text, handle text, tenant text DEFAULT 'default')
 RETURNS boolean

@@ -53,10 +53,11 @@ COMMENT ON FUNCTION authflow.cli_start(interval, text, jsonb, text) IS
 
 -- attempt_approver_live: the browser session that completed (or approved) a login attempt is
 -- still live, checked where the attempt is picked up. It first takes the approving user's row
--- FOR SHARE, which session_revoke_all's FOR NO KEY UPDATE waits for: a "log out everywhere"
--- racing the pick-up either comes first (then the session is gone here) or waits until the
--- pick-up commits (then its DELETE sees the session the pick-up made). The lock on the session
--- row does the same for a revoke of that session. The CLI and device flows share it.
+-- FOR SHARE, which the FOR NO KEY UPDATE of session_revoke_all and session_revoke_others
+-- (sessions_delete_of_user) waits for: a "log out everywhere" racing the pick-up either comes
+-- first (then the session is gone here) or waits until the pick-up commits (then its DELETE sees
+-- the session the pick-up made). The lock on the session row does the same for a revoke of that
+-- session. The CLI and device flows share it.
 CREATE OR REPLACE FUNCTION authflow.attempt_approver_live(approver_session_id uuid, approver_user_key bigint)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE

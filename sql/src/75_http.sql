@@ -354,14 +354,14 @@ END $$;
 COMMENT ON FUNCTION authflow.http_server_key_problem(jsonb, authflow.tenants) IS
   'Internal: NULL when the request has a live server key of the tenant, else a 401/403 response';
 
--- http_path_user_id decodes the {user_id} of /api/v1/users/{user_id}/sessions.
+-- http_path_user_id decodes the {user_id} of /api/v1/users/{user_id}/sessions[/{session_id}].
 CREATE OR REPLACE FUNCTION authflow.http_path_user_id(path text)
 RETURNS text
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  encoded text := substring(path FROM '^/api/v1/users/([^/]+)/sessions$');
+  encoded text := substring(path FROM '^/api/v1/users/([^/]+)/sessions(?:/[^/]+)?$');
 BEGIN
   IF encoded ~ '%(?![0-9A-Fa-f]{2})' THEN
     RAISE EXCEPTION 'user_id in the path is not properly percent-encoded' USING ERRCODE = 'AF400';
@@ -370,7 +370,80 @@ BEGIN
                                       ELSE convert_to(part[2], 'UTF8') END, ''::bytea), 'UTF8')
     FROM regexp_matches(encoded, '(%[0-9A-Fa-f]{2})|([^%]+)', 'g') AS part;
 END $$;
-COMMENT ON FUNCTION authflow.http_path_user_id(text) IS 'Internal: the percent-decoded user id of a /api/v1/users/{user_id}/sessions path';
+COMMENT ON FUNCTION authflow.http_path_user_id(text) IS
+  'Internal: the percent-decoded user id of a /api/v1/users/{user_id}/sessions[/{session_id}] path';
+
+-- http_path_session_id is the {session_id} of a path ending in /sessions/{session_id}: a UUID
+-- (8-4-4-4-12 hex digits, any case), else AF400 (400 SCHEMA_ERROR).
+CREATE OR REPLACE FUNCTION authflow.http_path_session_id(path text)
+RETURNS uuid
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  given text := substring(path FROM '/sessions/([^/]+)$');
+BEGIN
+  IF NOT coalesce(authflow.is_uuid_text(given), false) THEN
+    RAISE EXCEPTION 'session_id in the path must be a UUID' USING ERRCODE = 'AF400';
+  END IF;
+  RETURN given::uuid;
+END $$;
+COMMENT ON FUNCTION authflow.http_path_session_id(text) IS 'Internal: the {session_id} of a path, a UUID; AF400 otherwise';
+
+-- http_client_address is the address of the client a request came from, as the gateway saw it
+-- (x-authflow-client-address: the TCP peer, or what a trusted proxy forwarded; the gateway
+-- replaces any such header a client sends). NULL when the header is missing or no address (a
+-- caller of authflow.http other than the gateway): then nothing is recorded or counted by it.
+CREATE OR REPLACE FUNCTION authflow.http_client_address(headers jsonb)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  RETURN authflow.require_client_address(nullif(headers ->> 'x-authflow-client-address', ''));
+EXCEPTION WHEN invalid_parameter_value THEN
+  RETURN NULL;
+END $$;
+COMMENT ON FUNCTION authflow.http_client_address(jsonb) IS
+  'Internal: the client address of a request (x-authflow-client-address, set by the gateway), canonical; NULL when none or invalid';
+
+-- http_user_agent is the request's User-Agent (NULL when empty); session_insert keeps its first
+-- 512 characters.
+CREATE OR REPLACE FUNCTION authflow.http_user_agent(headers jsonb)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN nullif(headers ->> 'user-agent', '');
+COMMENT ON FUNCTION authflow.http_user_agent(jsonb) IS 'Internal: the User-Agent of a request, NULL when none';
+
+-- http_access_token is the access token of a request: Authorization: Bearer, else the
+-- access_token header family (Stack's SDK). SQL, so that the hot route inlines it.
+CREATE OR REPLACE FUNCTION authflow.http_access_token(headers jsonb)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN lower(left(headers ->> 'authorization', 7)) = 'bearer ' THEN ltrim(substr(headers ->> 'authorization', 8))
+            ELSE authflow.http_header(headers, 'access_token') END;
+COMMENT ON FUNCTION authflow.http_access_token(jsonb) IS
+  'Internal: the access token of a request (Authorization: Bearer, else x-stack-access-token / x-hexclave-access-token)';
+
+-- http_access_token_problem is the 401 of a request whose access token is missing (presented
+-- false) or invalid, expired or of another tenant (presented true).
+CREATE OR REPLACE FUNCTION authflow.http_access_token_problem(presented boolean)
+RETURNS authflow.http_response
+LANGUAGE sql IMMUTABLE
+RETURN CASE WHEN presented
+            THEN authflow.http_error(401, 'INVALID_ACCESS_TOKEN', 'the access token is invalid or expired', '{"www-authenticate": "Bearer"}')
+            ELSE authflow.http_error(401, 'ACCESS_TOKEN_REQUIRED', 'an access token is required (Authorization: Bearer)',
+                                     '{"www-authenticate": "Bearer"}') END;
+COMMENT ON FUNCTION authflow.http_access_token_problem(boolean) IS
+  'Internal: the 401 response for a missing (false) or invalid (true) access token';
+
+-- http_session_not_found answers a session id that is not one of the user's: the same 404
+-- whether it is another user's, another tenant's, expired or made up, so it tells nothing.
+CREATE OR REPLACE FUNCTION authflow.http_session_not_found()
+RETURNS authflow.http_response
+LANGUAGE sql IMMUTABLE
+RETURN authflow.http_error(404, 'SESSION_NOT_FOUND', 'no such session');
+COMMENT ON FUNCTION authflow.http_session_not_found() IS 'Internal: the 404 response for a session id that is not the user''s';
 
 -- GET /api/v1/sessions/current, the hot route: no subtransaction, nothing raised. It sets the
 -- route header itself. No SET clause: its only caller, authflow.http, pins search_path already,
@@ -384,17 +457,11 @@ RETURNS authflow.http_response
 LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
-  credentials text := headers ->> 'authorization';
   tenant_name text := authflow.http_tenant_name(headers);
-  access_token text;
+  access_token text := authflow.http_access_token(headers);
   session record;
   unknown authflow.http_response;
 BEGIN
-  IF credentials IS NOT NULL AND lower(left(credentials, 7)) = 'bearer ' THEN
-    access_token := ltrim(substr(credentials, 8));
-  ELSE
-    access_token := authflow.http_header(headers, 'access_token');
-  END IF;
   IF access_token IS NOT NULL THEN
     SELECT * INTO session FROM authflow.session_validate(access_token);
     IF FOUND AND session.tenant = tenant_name THEN
@@ -405,11 +472,8 @@ BEGIN
   END IF;
   IF NOT EXISTS (SELECT FROM authflow.tenants AS t WHERE t.name = tenant_name) THEN
     unknown := authflow.http_project_not_found(tenant_name);
-  ELSIF access_token IS NOT NULL THEN
-    unknown := authflow.http_error(401, 'INVALID_ACCESS_TOKEN', 'the access token is invalid or expired', '{"www-authenticate": "Bearer"}');
   ELSE
-    unknown := authflow.http_error(401, 'ACCESS_TOKEN_REQUIRED', 'an access token is required (Authorization: Bearer)',
-                                   '{"www-authenticate": "Bearer"}');
+    unknown := authflow.http_access_token_problem(access_token IS NOT NULL);
   END IF;
   unknown.headers := unknown.headers || jsonb_build_object('x-authflow-route', 'GET /api/v1/sessions/current',
                                                            'x-authflow-tenant', left(tenant_name, 128));
@@ -427,22 +491,29 @@ AS $$
     ('/api/v1/auth/cli/poll', '{POST}'),
     ('/api/v1/auth/cli/complete', '{POST}'),
     ('/api/v1/auth/anonymous/sign-up', '{POST}'),
-    ('/api/v1/sessions', '{POST}'),
+    ('/api/v1/sessions', '{GET,POST,DELETE}'),
     ('/api/v1/sessions/current', '{GET,DELETE}'),
     ('/api/v1/sessions/current/refresh', '{POST}'),
+    ('/api/v1/sessions/{session_id}', '{DELETE}'),
     ('/api/v1/users/{user_id}/sessions', '{GET,DELETE}'),
+    ('/api/v1/users/{user_id}/sessions/{session_id}', '{DELETE}'),
     ('/healthz', '{GET}')
   UNION ALL SELECT o.template, o.methods FROM authflow.http_oauth_routes() AS o  -- device login (77_oauth.sql)
 $$;
 COMMENT ON FUNCTION authflow.http_routes() IS 'Every route authflow.http serves, with its allowed methods';
 
--- http_route is the route of a path: its template and methods; no row when unknown.
+-- http_route is the route of a path: its template and methods; no row when unknown. A template
+-- written out wins over one with parameters ({name}: one path segment), so /api/v1/sessions/current
+-- is never taken for a session id.
 CREATE OR REPLACE FUNCTION authflow.http_route(path text)
 RETURNS TABLE (template text, methods text[])
 LANGUAGE sql IMMUTABLE
 AS $$
   SELECT r.template, r.methods FROM authflow.http_routes() AS r
-   WHERE r.template = path OR (r.template = '/api/v1/users/{user_id}/sessions' AND path ~ '^/api/v1/users/[^/]+/sessions$')
+   WHERE r.template = path
+      OR (strpos(r.template, '{') > 0 AND path ~ ('^' || regexp_replace(r.template, '\{[a-z_]+\}', '[^/]+', 'g') || '$'))
+   ORDER BY r.template = path DESC
+   LIMIT 1
 $$;
 COMMENT ON FUNCTION authflow.http_route(text) IS 'Internal: the route template of a path and its allowed methods';
 
@@ -461,6 +532,7 @@ DECLARE
   mode text;
   token text;
   result record;
+  holder record;
   revoked integer;
   wait integer;
 BEGIN
@@ -479,7 +551,7 @@ BEGIN
 
   CASE template
   WHEN '/api/v1/auth/cli' THEN
-    wait := authflow.rate_limit_hit(settings.tenant_id, 'cli_start', headers ->> 'x-authflow-client-address');
+    wait := authflow.rate_limit_hit(settings.tenant_id, 'cli_start', authflow.http_client_address(headers));
     IF wait IS NOT NULL THEN
       RETURN authflow.http_too_many_requests(wait);
     END IF;
@@ -494,7 +566,8 @@ BEGIN
                                                       'expires_at', result.expires_at));
 
   WHEN '/api/v1/auth/cli/poll' THEN
-    SELECT * INTO result FROM authflow.cli_poll(authflow.http_string(request, 'polling_code', true), settings.name);
+    SELECT * INTO result FROM authflow.cli_poll(authflow.http_string(request, 'polling_code', true), settings.name,
+                                                authflow.http_client_address(headers), authflow.http_user_agent(headers));
     IF result.status = 'success' THEN
       RETURN authflow.http_json(201, jsonb_build_object('status', result.status, 'refresh_token', result.refresh_token,
                                                         'access_token', result.access_token));
@@ -510,7 +583,8 @@ BEGIN
     IF mode = 'check' THEN
       RETURN authflow.http_json(200, jsonb_build_object('cli_session_state', authflow.cli_check(token, settings.name)));
     ELSIF mode = 'claim-anon-session' THEN
-      SELECT * INTO result FROM authflow.cli_claim_anon_session(token, settings.name);
+      SELECT * INTO result FROM authflow.cli_claim_anon_session(token, settings.name, authflow.http_client_address(headers),
+                                                                authflow.http_user_agent(headers));
       RETURN authflow.http_json(200, jsonb_build_object('access_token', result.access_token, 'refresh_token', result.refresh_token));
     END IF;
     PERFORM authflow.cli_complete(token, authflow.http_string(request, 'refresh_token'),
@@ -518,20 +592,49 @@ BEGIN
     RETURN authflow.http_json(200, '{"success": true}');
 
   WHEN '/api/v1/auth/anonymous/sign-up' THEN
-    wait := authflow.rate_limit_hit(settings.tenant_id, 'anonymous_sign_up', headers ->> 'x-authflow-client-address');
+    wait := authflow.rate_limit_hit(settings.tenant_id, 'anonymous_sign_up', authflow.http_client_address(headers));
     IF wait IS NOT NULL THEN
       RETURN authflow.http_too_many_requests(wait);
     END IF;
-    SELECT * INTO result FROM authflow.user_create_anonymous(settings.name);
+    SELECT * INTO result FROM authflow.user_create_anonymous(settings.name, authflow.http_client_address(headers),
+                                                             authflow.http_user_agent(headers));
     RETURN authflow.http_json(200, to_jsonb(result));
 
   WHEN '/api/v1/sessions' THEN
+    IF method <> 'POST' THEN  -- GET: the devices of the token's user; DELETE: sign out all others
+      SELECT * INTO holder FROM authflow.session_validate(authflow.http_access_token(headers)) AS v
+       WHERE v.tenant = settings.name;
+      IF holder.session_id IS NULL THEN
+        RETURN authflow.http_access_token_problem(authflow.http_access_token(headers) IS NOT NULL);
+      ELSIF method = 'GET' THEN
+        RETURN authflow.http_json(200, jsonb_build_object('sessions', (
+          SELECT coalesce(jsonb_agg(to_jsonb(s) || jsonb_build_object('is_current', s.session_id = holder.session_id)
+                                    ORDER BY s.created_at, s.session_id), '[]')
+            FROM authflow.session_list(holder.user_id, settings.name) AS s)));
+      END IF;
+      revoked := authflow.session_revoke_others(holder.user_id, holder.session_id, settings.name);
+      RETURN authflow.http_json(200, jsonb_build_object('deleted', revoked));
+    END IF;
+    -- POST (server key): the application's server makes the session, so the request's own
+    -- address and user agent are the server's: the device's come in the body, when known.
     problem := authflow.http_server_key_problem(headers, settings);
     IF problem IS NOT NULL THEN RETURN problem; END IF;
     SELECT * INTO result FROM authflow.session_create(
       authflow.http_string(request, 'user_id', true), authflow.http_string(request, 'handle'),
-      authflow.http_field(request, 'client', 'object'), settings.name);
+      authflow.http_field(request, 'client', 'object'), settings.name,
+      authflow.http_string(request, 'client_address'), authflow.http_string(request, 'user_agent'));
     RETURN authflow.http_json(201, to_jsonb(result) || jsonb_build_object('user_id', request ->> 'user_id'));
+
+  WHEN '/api/v1/sessions/{session_id}' THEN  -- DELETE: sign out one device of the token's user
+    SELECT * INTO holder FROM authflow.session_validate(authflow.http_access_token(headers)) AS v
+     WHERE v.tenant = settings.name;
+    IF holder.session_id IS NULL THEN
+      RETURN authflow.http_access_token_problem(authflow.http_access_token(headers) IS NOT NULL);
+    END IF;
+    IF NOT authflow.session_revoke_by_id(holder.user_id, authflow.http_path_session_id(path), settings.name) THEN
+      RETURN authflow.http_session_not_found();
+    END IF;
+    RETURN ROW(204, '{}', NULL)::authflow.http_response;
 
   WHEN '/api/v1/sessions/current' THEN  -- DELETE: log out; GET is served by authflow.http itself
     token := authflow.http_refresh_token(headers, settings);
@@ -576,6 +679,14 @@ BEGIN
     END IF;
     revoked := authflow.session_revoke_all(authflow.http_path_user_id(path), settings.name);
     RETURN authflow.http_json(200, jsonb_build_object('deleted', revoked));
+
+  WHEN '/api/v1/users/{user_id}/sessions/{session_id}' THEN  -- DELETE
+    problem := authflow.http_server_key_problem(headers, settings);
+    IF problem IS NOT NULL THEN RETURN problem; END IF;
+    IF NOT authflow.session_revoke_by_id(authflow.http_path_user_id(path), authflow.http_path_session_id(path), settings.name) THEN
+      RETURN authflow.http_session_not_found();
+    END IF;
+    RETURN ROW(204, '{}', NULL)::authflow.http_response;
   END CASE;
 END $$;
 COMMENT ON FUNCTION authflow.http_dispatch(text, text, text, jsonb, text) IS 'Internal: serves a routed request';

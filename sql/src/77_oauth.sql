@@ -192,7 +192,8 @@ BEGIN
   END IF;
 
   SELECT * INTO result FROM authflow.device_poll(authflow.http_form_parameter(form, 'device_code', true), client_id,
-                                                 settings.name, headers ->> 'x-authflow-client-address', headers ->> 'user-agent');
+                                                 settings.name, authflow.http_client_address(headers),
+                                                 authflow.http_user_agent(headers));
   RETURN CASE result.status
     WHEN 'success' THEN authflow.http_oauth_tokens(result.access_token, result.access_expires_at, result.refresh_token, result.scope)
     WHEN 'authorization_pending' THEN authflow.http_oauth_error(result.status, 'the user has not answered yet')
@@ -217,7 +218,7 @@ AS $$
 DECLARE
   request jsonb;
   user_code text;
-  client_address text := headers ->> 'x-authflow-client-address';
+  client_address text := authflow.http_client_address(headers);
   refresh_token text;
   found record;
   done boolean;
@@ -280,7 +281,7 @@ BEGIN
     RETURN authflow.http_device_page(template, headers, body, settings);
   END IF;
   IF template = '/oauth/device_authorization' THEN
-    wait := authflow.rate_limit_hit(settings.tenant_id, 'device_authorization', headers ->> 'x-authflow-client-address');
+    wait := authflow.rate_limit_hit(settings.tenant_id, 'device_authorization', authflow.http_client_address(headers));
     IF wait IS NOT NULL THEN
       RETURN authflow.http_oauth_error('too_many_requests', 'too many device authorizations, try again later', 429, '{}',
                                        jsonb_build_object('retry-after', wait::text));

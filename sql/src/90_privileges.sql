@@ -10,7 +10,8 @@ DECLARE
   api text[] := ARRAY[
     'authflow.session_create(text, text, jsonb, text, text, text)', 'authflow.session_validate(text)', 'authflow.session_validate_routed(text)',
     'authflow.session_refresh(text)', 'authflow.session_revoke(text)', 'authflow.session_revoke_all(text, text)',
-    'authflow.session_list(text, text)', 'authflow.session_revoke_by_id(text, uuid, text)', 'authflow.user_set_handle(text, text, text)',
+    'authflow.session_list(text, text)', 'authflow.session_revoke_by_id(text, uuid, text)',
+    'authflow.session_revoke_others(text, uuid, text)', 'authflow.user_set_handle(text, text, text)',
     'authflow.tenant_get(text)', 'authflow.user_create_anonymous(text, text, text)', 'authflow.user_upgrade(text, text, text)',
     'authflow.cli_start(interval, text, jsonb, text)', 'authflow.cli_poll(text, text, text, text)', 'authflow.cli_check(text, text)',
     'authflow.cli_claim_anon_session(text, text, text, text)', 'authflow.cli_complete(text, text, boolean, text)',

@@ -8,7 +8,9 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <cctype>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -46,26 +48,90 @@ std::vector<std::string> hostile_json_values() {
           R"("check")"};
 }
 
+// What a route needs to get past its credential check, so that hostile values reach what it
+// reads next.
+enum class Credential { none, server_key, access_token };
+
 struct Route {
   http::verb method;
   std::string target;
   std::vector<std::string> fields;
-  bool needs_key;
+  Credential credential;
+  bool form = false; // the RFC 8628 endpoints take form-encoded bodies and answer with OAuth errors
 };
 
-// routes is every route authflow.http serves with the body fields it reads.
+constexpr const char *kSessionId = "01a23546-cff5-72c5-a6b0-ac3c84d40c30";
+
+// routes is every route authflow.http serves with the body fields it reads (the test
+// EveryServedRouteIsHere holds it to authflow.http_routes()).
 std::vector<Route> routes() {
-  return {{http::verb::post, "/api/v1/auth/cli", {"expires_in_millis", "anon_refresh_token"}, false},
-          {http::verb::post, "/api/v1/auth/cli/poll", {"polling_code"}, false},
-          {http::verb::post, "/api/v1/auth/cli/complete", {"login_code", "mode", "refresh_token", "merge"}, false},
-          {http::verb::post, "/api/v1/auth/anonymous/sign-up", {}, false},
-          {http::verb::post, "/api/v1/sessions", {"user_id", "handle", "client"}, true},
-          {http::verb::get, "/api/v1/sessions/current", {}, false},
-          {http::verb::delete_, "/api/v1/sessions/current", {}, false},
-          {http::verb::post, "/api/v1/sessions/current/refresh", {}, false},
-          {http::verb::get, "/api/v1/users/u/sessions", {}, true},
-          {http::verb::delete_, "/api/v1/users/u/sessions", {}, true},
-          {http::verb::get, "/healthz", {}, false}};
+  const std::string session = std::string("/") + kSessionId;
+  return {{http::verb::post, "/api/v1/auth/cli", {"expires_in_millis", "anon_refresh_token"}, Credential::none},
+          {http::verb::post, "/api/v1/auth/cli/poll", {"polling_code"}, Credential::none},
+          {http::verb::post,
+           "/api/v1/auth/cli/complete",
+           {"login_code", "mode", "refresh_token", "merge"},
+           Credential::none},
+          {http::verb::post, "/api/v1/auth/anonymous/sign-up", {}, Credential::none},
+          {http::verb::post,
+           "/api/v1/sessions",
+           {"user_id", "handle", "client", "client_address", "user_agent"},
+           Credential::server_key},
+          {http::verb::get, "/api/v1/sessions", {}, Credential::access_token},
+          {http::verb::delete_, "/api/v1/sessions", {}, Credential::access_token},
+          {http::verb::delete_, "/api/v1/sessions" + session, {}, Credential::access_token},
+          {http::verb::get, "/api/v1/sessions/current", {}, Credential::none},
+          {http::verb::delete_, "/api/v1/sessions/current", {}, Credential::none},
+          {http::verb::post, "/api/v1/sessions/current/refresh", {}, Credential::none},
+          {http::verb::get, "/api/v1/users/u/sessions", {}, Credential::server_key},
+          {http::verb::delete_, "/api/v1/users/u/sessions", {}, Credential::server_key},
+          {http::verb::delete_, "/api/v1/users/u/sessions" + session, {}, Credential::server_key},
+          {http::verb::post, "/oauth/device_authorization", {"client_id", "scope"}, Credential::none, true},
+          {http::verb::post,
+           "/oauth/token",
+           {"grant_type", "device_code", "client_id", "refresh_token", "scope"},
+           Credential::none,
+           true},
+          {http::verb::post, "/api/v1/device/lookup", {"user_code"}, Credential::none},
+          {http::verb::post, "/api/v1/device/approve", {"user_code", "refresh_token"}, Credential::none},
+          {http::verb::post, "/api/v1/device/deny", {"user_code"}, Credential::none},
+          {http::verb::get, "/healthz", {}, Credential::none}};
+}
+
+// percent_encoded escapes every byte but unreserved ones (a form field's value).
+std::string percent_encoded(const std::string &text) {
+  static const char digits[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += digits[c >> 4];
+      out += digits[c & 15];
+    }
+  }
+  return out;
+}
+
+// hostile_session_ids are path segments a client may send for {session_id}.
+std::vector<std::string> hostile_session_ids() {
+  return {"..",
+          "%00",
+          "%zz",
+          "%",
+          "current",
+          std::string(300, 'f'),
+          std::string(7000, 'f'),
+          "00000000-0000-0000-0000-000000000000",
+          "01A23546-CFF5-72C5-A6B0-AC3C84D40C30",
+          "{01a23546-cff5-72c5-a6b0-ac3c84d40c30}",
+          "01a23546cff572c5a6b0ac3c84d40c30",
+          "01a23546-cff5-72c5-a6b0-ac3c84d40c3g",
+          "01a23546-cff5-72c5-a6b0-ac3c84d40c30%00",
+          "%E2%82%AC",
+          "-1",
+          "1e999999"};
 }
 
 class HostileInput : public ::testing::Test {
@@ -78,22 +144,29 @@ protected:
               "') THEN CREATE ROLE " + kGatewayRole + " LOGIN; END IF; END $$");
     work.exec_params("SELECT authflow.grant_http($1)", kGatewayRole);
     server_key_ = work.exec1("SELECT authflow.api_key_create()")[0].as<std::string>();
+    access_token_ =
+        work.exec1("SELECT access_token FROM authflow.session_create('did:plc:hostile-holder')")[0].as<std::string>();
     work.commit();
     gateway_ = std::make_unique<GatewayProcess>(
         std::vector<std::string>{"--database", std::string("user=") + kGatewayRole, "--pool-size", "2"});
   }
   static void TearDownTestSuite() { gateway_.reset(); }
 
-  // ExpectClientAnswer sends a request and checks it is no 5xx, and that an error is JSON.
+  // ExpectClientAnswer sends a request and checks it is no 5xx, and that an error is JSON: the
+  // one shape {code, error}, or on the RFC 8628 endpoints (/oauth/) also the RFC's
+  // {error, error_description}.
   static void ExpectClientAnswer(http::verb method, const std::string &target, const std::string &body,
                                  std::multimap<std::string, std::string> headers, const std::string &what) {
-    headers.emplace("Content-Type", "application/json");
+    const bool oauth = target.rfind("/oauth/", 0) == 0;
+    headers.emplace("Content-Type", oauth ? "application/x-www-form-urlencoded" : "application/json");
     HttpClient client(gateway_->port());
     auto response = client.send(make_request(method, target, body, headers));
     EXPECT_LT(response.result_int(), 500) << what << ": " << response.body().substr(0, 200);
     if (response.result_int() >= 400) {
       const json parsed = json::parse(response.body(), nullptr, false);
-      EXPECT_TRUE(!parsed.is_discarded() && parsed.contains("code") && parsed.contains("error"))
+      // The gateway's own refusals (413, 414, 431) have the one shape on every route.
+      EXPECT_TRUE(!parsed.is_discarded() && parsed.contains("error") &&
+                  (parsed.contains("code") || (oauth && parsed.contains("error_description"))))
           << what << ": " << response.body().substr(0, 200);
     }
   }
@@ -107,17 +180,36 @@ protected:
     EXPECT_TRUE(!parsed.is_discarded() && parsed.contains("code")) << what;
   }
   static std::multimap<std::string, std::string> KeyHeaders(const Route &route) {
-    if (!route.needs_key)
-      return {};
-    return {{"x-server-key", server_key_}};
+    if (route.credential == Credential::server_key)
+      return {{"x-server-key", server_key_}};
+    if (route.credential == Credential::access_token)
+      return {{"authorization", "Bearer " + access_token_}};
+    return {};
   }
 
   static std::unique_ptr<GatewayProcess> gateway_;
   static std::string server_key_;
+  static std::string access_token_;
 };
 
 std::unique_ptr<GatewayProcess> HostileInput::gateway_;
 std::string HostileInput::server_key_;
+std::string HostileInput::access_token_;
+
+TEST_F(HostileInput, EveryServedRouteIsHere) {
+  std::set<std::string> covered, served;
+  auto connection = connect();
+  pqxx::work work(*connection);
+  for (const auto &route : routes()) {
+    const std::string method(http::to_string(route.method));
+    auto found = work.exec_params("SELECT template FROM authflow.http_route($1)", route.target);
+    ASSERT_EQ(found.size(), 1u) << route.target;
+    covered.insert(method + " " + found[0][0].as<std::string>());
+  }
+  for (const auto &row : work.exec("SELECT m || ' ' || template FROM authflow.http_routes(), unnest(methods) AS m"))
+    served.insert(row[0].as<std::string>());
+  EXPECT_EQ(covered, served) << "every route and method authflow.http serves gets the hostile values";
+}
 
 TEST_F(HostileInput, EveryBodyFieldOfEveryRoute) {
   for (const auto &route : routes()) {
@@ -126,6 +218,8 @@ TEST_F(HostileInput, EveryBodyFieldOfEveryRoute) {
         std::string body = "{\"" + field + "\": " + value + "}";
         if (field != "user_id" && route.target == "/api/v1/sessions")
           body = "{\"user_id\": \"did:plc:hostile\", \"" + field + "\": " + value + "}";
+        if (route.form) // the JSON text as the field's value, percent-encoded, and raw
+          body = field + "=" + percent_encoded(value) + "&" + field + "2=" + value;
         ExpectClientAnswer(route.method, route.target, body, KeyHeaders(route),
                            route.target + " " + field + "=" + value.substr(0, 40));
       }
@@ -161,8 +255,8 @@ TEST_F(HostileInput, EveryCredentialAndTenantHeaderOfEveryRoute) {
   {
     auto connection = connect();
     pqxx::work work(*connection);
-    for (const auto &row :
-         work.exec("SELECT n FROM authflow.http_header_names() AS h, unnest(h.names) AS n WHERE h.direction = 'request'"))
+    for (const auto &row : work.exec(
+             "SELECT n FROM authflow.http_header_names() AS h, unnest(h.names) AS n WHERE h.direction = 'request'"))
       headers_read.push_back(row[0].as<std::string>());
   }
   ASSERT_GE(headers_read.size(), 19u);
@@ -188,6 +282,14 @@ TEST_F(HostileInput, EveryPathParameter) {
       ExpectClientAnswer(method, "/api/v1/users/" + user_id + "/sessions", "", {{"x-server-key", server_key_}},
                          "user_id " + user_id.substr(0, 20));
     }
+    ExpectClientAnswer(http::verb::delete_, "/api/v1/users/" + user_id + "/sessions/" + kSessionId, "",
+                       {{"x-server-key", server_key_}}, "user_id " + user_id.substr(0, 20) + " with a session id");
+  }
+  for (const auto &session_id : hostile_session_ids()) {
+    ExpectClientAnswer(http::verb::delete_, "/api/v1/sessions/" + session_id, "",
+                       {{"authorization", "Bearer " + access_token_}}, "session_id " + session_id.substr(0, 20));
+    ExpectClientAnswer(http::verb::delete_, "/api/v1/users/u/sessions/" + session_id, "",
+                       {{"x-server-key", server_key_}}, "users/u session_id " + session_id.substr(0, 20));
   }
 }
 

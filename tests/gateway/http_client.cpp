@@ -26,7 +26,15 @@ Request make_request(http::verb method, const std::string &target, const std::st
 }
 
 // HttpClient connects with a deadline.
-HttpClient::HttpClient(unsigned short port, std::chrono::milliseconds timeout) : timeout_(timeout), stream_(io_) {
+HttpClient::HttpClient(unsigned short port, std::chrono::milliseconds timeout) : HttpClient(port, "", timeout) {}
+
+// HttpClient binds the socket first when a local address is given.
+HttpClient::HttpClient(unsigned short port, const std::string &local_address, std::chrono::milliseconds timeout)
+    : timeout_(timeout), stream_(io_) {
+  if (!local_address.empty()) {
+    stream_.socket().open(tcp::v4());
+    stream_.socket().bind(tcp::endpoint(net::ip::make_address(local_address), 0));
+  }
   beast::error_code result = net::error::would_block;
   stream_.expires_after(timeout_);
   stream_.async_connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port),

@@ -23,6 +23,11 @@ public:
   // HttpClient connects to 127.0.0.1:port; it throws when that fails.
   explicit HttpClient(unsigned short port, std::chrono::milliseconds timeout = std::chrono::seconds(15));
 
+  // HttpClient from a given local address (any of 127.0.0.0/8 on loopback), so that the gateway
+  // sees another peer than 127.0.0.1.
+  HttpClient(unsigned short port, const std::string &local_address,
+             std::chrono::milliseconds timeout = std::chrono::seconds(15));
+
   // send writes the request and reads one response; it throws on error or timeout.
   Response send(Request request);
 

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <cstdlib>
 
 namespace authflow::testing {
 namespace {
@@ -98,9 +99,10 @@ TEST(OwnRoutes, UnknownRouteIsAnsweredByAuthflowHttpWith404) {
 TEST(CommandLine, HelpListsEveryFlagAndExitsZero) {
   auto [status, output] = run_binary("--help");
   EXPECT_EQ(status, 0);
-  for (const char *flag : {"--listen", "--database", "--pool-size", "--max-body", "--read-timeout", "--idle-timeout",
-                           "--request-timeout", "--retries", "--io-threads", "--http-function", "AUTHFLOW_LISTEN",
-                           "AUTHFLOW_DATABASE_URL", "AUTHFLOW_POOL_SIZE", "AUTHFLOW_MAX_BODY"}) {
+  for (const char *flag :
+       {"--listen", "--database", "--pool-size", "--max-body", "--read-timeout", "--idle-timeout", "--request-timeout",
+        "--retries", "--io-threads", "--http-function", "--trusted-proxies", "AUTHFLOW_LISTEN", "AUTHFLOW_DATABASE_URL",
+        "AUTHFLOW_POOL_SIZE", "AUTHFLOW_MAX_BODY", "AUTHFLOW_TRUSTED_PROXIES"}) {
     EXPECT_NE(output.find(flag), std::string::npos) << "missing: " << flag;
   }
 }
@@ -115,6 +117,12 @@ TEST(CommandLine, InvalidValuesExitTwo) {
   EXPECT_EQ(run_binary("--read-timeout -1").first, 2);
   EXPECT_EQ(run_binary("--no-such-flag 1").first, 2);
   EXPECT_EQ(run_binary("--retries").first, 2);
+  for (const char *list : {"10.0.0.0/33", "example.com", "'10.0.0.1,,bad'", "::1/129", "'10.0.0.0/8 */0'"})
+    EXPECT_EQ(run_binary(std::string("--trusted-proxies ") + list).first, 2) << list;
+  ::setenv("AUTHFLOW_TRUSTED_PROXIES", "proxy.example", 1);
+  const int from_environment = run_binary("--listen 127.0.0.1:0").first;
+  ::unsetenv("AUTHFLOW_TRUSTED_PROXIES");
+  EXPECT_EQ(from_environment, 2) << "an invalid AUTHFLOW_TRUSTED_PROXIES";
 }
 
 } // namespace

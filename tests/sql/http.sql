@@ -1,12 +1,9 @@
 -- http.sql: the HTTP contract of authflow.http, route by route, error by error.
 BEGIN;
 \ir ../fixtures/clean_slate.sql
+\ir ../fixtures/http_call.sql
 SELECT plan(133);
 
--- call(method, path, headers, body): the response as one row.
-CREATE FUNCTION pg_temp.call(method text, path text, headers jsonb DEFAULT '{}', body text DEFAULT '')
-RETURNS authflow.http_response LANGUAGE sql AS $$ SELECT * FROM authflow.http(method, path, headers, body) $$;
-CREATE FUNCTION pg_temp.json(r authflow.http_response) RETURNS jsonb LANGUAGE sql AS $$ SELECT r.body::jsonb $$;
 
 -- Routing.
 SELECT is((pg_temp.call('GET', '/api/v1/nothing-here')).status, 404, 'unknown route: 404');

@@ -6,10 +6,9 @@
 \set http_api_doc `cat docs/http-api.md`
 BEGIN;
 \ir ../fixtures/clean_slate.sql
+\ir ../fixtures/http_call.sql
 SELECT plan(57);
 
-CREATE FUNCTION pg_temp.call(method text, path text, headers jsonb DEFAULT '{}', body text DEFAULT '')
-RETURNS authflow.http_response LANGUAGE sql AS $$ SELECT * FROM authflow.http(method, path, headers, body) $$;
 
 -- The one list.
 SELECT is((SELECT array_agg(family ORDER BY family) FROM authflow.http_header_names()),
