@@ -84,20 +84,12 @@ COMMENT ON FUNCTION authflow.http_tenant_headers() IS 'The request headers that 
 -- Any other name is taken as it is written.
 CREATE OR REPLACE FUNCTION authflow.http_tenant_name(headers jsonb)
 RETURNS text
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
-AS $$
-DECLARE
-  header text;
-  value text;
-BEGIN
-  FOREACH header IN ARRAY authflow.http_header_names('tenant') LOOP
-    value := headers ->> header;
-    IF value IS NOT NULL THEN
-      RETURN authflow.tenant_canonical_name(value);
-    END IF;
-  END LOOP;
-  RETURN 'default';
-END $$;
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+-- SQL, so that the planner inlines it: a request without any tenant header (the common case)
+-- costs one ?| test, no PL/pgSQL call.
+RETURN CASE WHEN headers ?| authflow.http_header_names('tenant')
+            THEN coalesce(authflow.tenant_canonical_name(authflow.http_header(headers, 'tenant')), 'default')
+            ELSE 'default' END;
 COMMENT ON FUNCTION authflow.http_tenant_name(jsonb) IS
   'Internal: the tenant a request names (the first of http_tenant_headers present, canonical), default when none';
 
@@ -368,50 +360,51 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION authflow.http_path_user_id(text) IS 'Internal: the percent-decoded user id of a /api/v1/users/{user_id}/sessions path';
 
--- GET /api/v1/sessions/current, the hot route: no subtransaction, nothing raised. It sets the
--- route header itself. No SET clause: its only caller, authflow.http, pins search_path already,
--- and a nested SET would switch GUCs twice per request. The tenant rule is that of every route:
--- the request's tenant (default without a header) must be the token's. The access token is
--- Authorization: Bearer, else the access_token header family (Stack's SDK). It finishes its
--- answers itself, as http_answer does those of the other routes (x-authflow-tenant, and the
--- error-status override), which keeps the route at one function call.
-CREATE OR REPLACE FUNCTION authflow.http_session_current(headers jsonb)
+-- http_access_token is the access token of a request: Authorization: Bearer, else the
+-- access_token header family (Stack's SDK); NULL when there is none. SQL, so that it is inlined.
+CREATE OR REPLACE FUNCTION authflow.http_access_token(headers jsonb)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN lower(left(headers ->> 'authorization', 7)) = 'bearer ' THEN ltrim(substr(headers ->> 'authorization', 8))
+            ELSE authflow.http_header(headers, 'access_token') END;
+COMMENT ON FUNCTION authflow.http_access_token(jsonb) IS
+  'Internal: the access token of a request (Authorization: Bearer, else the access_token header family), NULL when none';
+
+-- http_session_json is the body of the hot route's answer, written once in C++ from the same
+-- three primary-key probes as session_validate (extension/pg_session_validate.cpp).
+CREATE OR REPLACE FUNCTION authflow.http_session_json(access_token text, tenant text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'authflow_http_session_json'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION authflow.http_session_json(text, text) IS
+  'Internal: the session of a live access token of that tenant as the JSON text to_jsonb gives session_validate''s row; NULL when there is none';
+
+-- http_session_refused answers GET /api/v1/sessions/current when http_session_json found no
+-- session of the request's tenant (authflow.http serves the 200 itself, see there): the unknown
+-- tenant, the invalid token or the missing one, finished as http_answer finishes the answers of
+-- the other routes (x-authflow-tenant, and the error-status override). No SET clause: its only
+-- caller, authflow.http, pins search_path already.
+CREATE OR REPLACE FUNCTION authflow.http_session_refused(headers jsonb, tenant_name text)
 RETURNS authflow.http_response
 LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
-  credentials text := headers ->> 'authorization';
-  tenant_name text := authflow.http_tenant_name(headers);
-  access_token text;
-  session record;
-  unknown authflow.http_response;
+  refusal authflow.http_response;
 BEGIN
-  IF credentials IS NOT NULL AND lower(left(credentials, 7)) = 'bearer ' THEN
-    access_token := ltrim(substr(credentials, 8));
-  ELSE
-    access_token := authflow.http_header(headers, 'access_token');
-  END IF;
-  IF access_token IS NOT NULL THEN
-    SELECT * INTO session FROM authflow.session_validate(access_token);
-    IF FOUND AND session.tenant = tenant_name THEN
-      RETURN ROW(200, jsonb_build_object('content-type', 'application/json', 'x-authflow-route', 'GET /api/v1/sessions/current',
-                                         'x-authflow-tenant', left(tenant_name, 128)),
-                 to_jsonb(session)::text)::authflow.http_response;
-    END IF;
-  END IF;
   IF NOT EXISTS (SELECT FROM authflow.tenants AS t WHERE t.name = tenant_name) THEN
-    unknown := authflow.http_project_not_found(tenant_name);
-  ELSIF access_token IS NOT NULL THEN
-    unknown := authflow.http_error(401, 'INVALID_ACCESS_TOKEN', 'the access token is invalid or expired', '{"www-authenticate": "Bearer"}');
+    refusal := authflow.http_project_not_found(tenant_name);
+  ELSIF authflow.http_access_token(headers) IS NOT NULL THEN
+    refusal := authflow.http_error(401, 'INVALID_ACCESS_TOKEN', 'the access token is invalid or expired', '{"www-authenticate": "Bearer"}');
   ELSE
-    unknown := authflow.http_error(401, 'ACCESS_TOKEN_REQUIRED', 'an access token is required (Authorization: Bearer)',
+    refusal := authflow.http_error(401, 'ACCESS_TOKEN_REQUIRED', 'an access token is required (Authorization: Bearer)',
                                    '{"www-authenticate": "Bearer"}');
   END IF;
-  unknown.headers := unknown.headers || jsonb_build_object('x-authflow-route', 'GET /api/v1/sessions/current',
+  refusal.headers := refusal.headers || jsonb_build_object('x-authflow-route', 'GET /api/v1/sessions/current',
                                                            'x-authflow-tenant', left(tenant_name, 128));
-  RETURN authflow.http_override_error_status(unknown, headers);
+  RETURN authflow.http_override_error_status(refusal, headers);
 END $$;
-COMMENT ON FUNCTION authflow.http_session_current(jsonb) IS 'Internal: GET /api/v1/sessions/current';
+COMMENT ON FUNCTION authflow.http_session_refused(jsonb, text) IS
+  'Internal: the answer of GET /api/v1/sessions/current without a live session of the request''s tenant (400 or 401)';
 
 -- http_routes is every route authflow.http serves: its path template and allowed methods.
 CREATE OR REPLACE FUNCTION authflow.http_routes()
@@ -595,15 +588,28 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   route_path text := split_part(path, '?', 1);
+  tenant_name text;
+  session_json text;
   template text;
   methods text[];
   response authflow.http_response;
   state text;
   message text;
 BEGIN
-  -- The hot route first: served right here, no route lookup, no subtransaction, nothing raised.
-  IF path = '/api/v1/sessions/current' AND method = 'GET' THEN
-    RETURN NEXT authflow.http_session_current(headers);
+  -- The hot route, GET /api/v1/sessions/current (with or without a query string), first and
+  -- right here: no route lookup, no subtransaction, no query, nothing raised, no other PL/pgSQL
+  -- call on the way to its 200. The tenant rule is that of every route: the request's tenant
+  -- (default without a header) must be the token's. The body is written once, as text, by
+  -- http_session_json; the headers are the one jsonb value the response type needs.
+  IF route_path = '/api/v1/sessions/current' AND method = 'GET' THEN
+    tenant_name := authflow.http_tenant_name(headers);
+    session_json := authflow.http_session_json(authflow.http_access_token(headers), tenant_name);
+    IF session_json IS NULL THEN
+      RETURN NEXT authflow.http_session_refused(headers, tenant_name);
+    ELSE
+      RETURN NEXT ROW(200, jsonb_build_object('content-type', 'application/json', 'x-authflow-route', 'GET /api/v1/sessions/current',
+                                              'x-authflow-tenant', left(tenant_name, 128)), session_json);
+    END IF;
     RETURN;
   END IF;
   SELECT r.template, r.methods INTO template, methods FROM authflow.http_route(route_path) AS r;
@@ -613,9 +619,6 @@ BEGIN
   ELSIF method IS NULL OR NOT method = ANY (methods) THEN
     response := authflow.http_error(405, 'METHOD_NOT_ALLOWED', 'method not allowed',
                                     jsonb_build_object('allow', array_to_string(methods, ', ')));
-  ELSIF method = 'GET' AND template = '/api/v1/sessions/current' THEN  -- with a query string
-    RETURN NEXT authflow.http_session_current(headers);
-    RETURN;
   ELSE
     -- A client's mistake rolls back what the request did (the block's subtransaction) and becomes
     -- a 4xx; anything else is raised again for the gateway (retry on 40001/40P01, else 5xx).

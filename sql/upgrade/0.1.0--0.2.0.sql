@@ -131,3 +131,8 @@ BEGIN
   UPDATE authflow.tenants SET name = lower(name)
    WHERE name ~ '^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$' AND name <> lower(name);
 END $$;
+
+-- GET /api/v1/sessions/current is served by authflow.http itself from 0.2.0 on, its body written
+-- once by http_session_json; what 0.1.0's http_session_current did on the other answers is
+-- http_session_refused.
+DROP FUNCTION authflow.http_session_current(jsonb);

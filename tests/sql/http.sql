@@ -1,7 +1,7 @@
 -- http.sql: the HTTP contract of authflow.http, route by route, error by error.
 BEGIN;
 \ir ../fixtures/clean_slate.sql
-SELECT plan(133);
+SELECT plan(139);
 
 -- call(method, path, headers, body): the response as one row.
 CREATE FUNCTION pg_temp.call(method text, path text, headers jsonb DEFAULT '{}', body text DEFAULT '')
@@ -127,6 +127,25 @@ SELECT is((pg_temp.current((SELECT j ->> 'refresh_token' FROM created))).status,
 SELECT is((pg_temp.current((SELECT j ->> 'access_token' FROM created), '{"x-tenant-id": "http-other"}')).status, 401,
           'a token of another tenant than the header''s: 401');
 SELECT is((pg_temp.current(repeat('z', 100000))).status, 401, 'a huge bearer: 401');
+-- The body is written once by http_session_json: it must be the very text to_jsonb gives
+-- session_validate's row, whatever the values hold (quotes, backslashes, non-ASCII, no handle).
+CREATE TEMP TABLE odd_session AS
+  SELECT * FROM authflow.session_create(E'did:plc:"odd\\' || chr(233) || chr(128512) || E'\t', NULL);
+SELECT is((pg_temp.current((SELECT access_token FROM odd_session))).body,
+          (SELECT to_jsonb(v)::text FROM authflow.session_validate((SELECT access_token FROM odd_session)) AS v),
+          'current: the body is to_jsonb of session_validate''s row, to the byte (escapes, no handle)');
+SELECT is((pg_temp.current((SELECT j ->> 'access_token' FROM created))).body,
+          (SELECT to_jsonb(v)::text FROM authflow.session_validate((SELECT j ->> 'access_token' FROM created)) AS v),
+          'current: ... and with a handle');
+SELECT is((pg_temp.current((SELECT j ->> 'access_token' FROM created))).headers,
+          '{"content-type": "application/json", "x-authflow-route": "GET /api/v1/sessions/current", "x-authflow-tenant": "default"}',
+          'current: content type, route and tenant, nothing else');
+SELECT is((pg_temp.call('GET', '/api/v1/sessions/current', (SELECT jsonb_build_object('authorization', 'bEaReR   ' || (j ->> 'access_token')) FROM created))).status,
+          200, 'current: the scheme in any case, spaces after it');
+SELECT is((pg_temp.call('GET', '/api/v1/sessions/current', (SELECT jsonb_build_object('x-stack-access-token', j ->> 'access_token') FROM created))).status,
+          200, 'current: the token in x-stack-access-token (Stack''s SDK)');
+SELECT is(authflow.http_session_json((SELECT j ->> 'access_token' FROM created), 'http-other'), NULL,
+          'http_session_json: NULL for a token of another tenant');
 
 -- POST /api/v1/sessions/current/refresh, with the cookie and with x-refresh-token
 CREATE TEMP TABLE refreshed AS SELECT * FROM pg_temp.call('POST', '/api/v1/sessions/current/refresh',
