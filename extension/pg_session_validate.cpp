@@ -237,9 +237,9 @@ void AppendJsonTimestamp(StringInfo out, Datum value, bool is_null) {
 
 // authflow_session_validate returns the session of a live access token, or no row.
 AUTHFLOW_SQL_FUNCTION(authflow_session_validate) {
-  ReturnSetInfo *result = authflow::pg::MaterializeResult(fcinfo, "authflow.session_validate",
-                                   {UUIDOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
-                                    TIMESTAMPTZOID});
+  ReturnSetInfo *result = authflow::pg::MaterializeResult(
+      fcinfo, "authflow.session_validate",
+      {UUIDOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID});
 
   const authflow::pg::TokenArgument token = authflow::pg::ParseTokenArgument(fcinfo, 0, authflow::TokenKind::access);
   if (!token.valid)

@@ -39,13 +39,31 @@ std::string AccessLog::format_line(const AccessRecord &record) {
   return line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-// write serialises writers: one fwrite and one flush per line.
+namespace {
+thread_local std::string buffered;
+} // namespace
+
+bool AccessLog::append(const AccessRecord &record) {
+  const bool was_empty = buffered.empty();
+  buffered += format_line(record);
+  buffered += '\n';
+  return was_empty;
+}
+
+void AccessLog::flush() {
+  if (buffered.empty())
+    return;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::fwrite(buffered.data(), 1, buffered.size(), stdout);
+    std::fflush(stdout);
+  }
+  buffered.clear();
+}
+
 void AccessLog::write(const AccessRecord &record) {
-  std::string line = format_line(record);
-  line += '\n';
-  std::lock_guard<std::mutex> lock(mutex_);
-  std::fwrite(line.data(), 1, line.size(), stdout);
-  std::fflush(stdout);
+  append(record);
+  flush();
 }
 
 } // namespace authflow::gateway
