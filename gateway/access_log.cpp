@@ -23,20 +23,39 @@ std::string format_time(std::chrono::system_clock::time_point time) {
   return text;
 }
 
-// format_line keeps a fixed key order and escapes through the JSON library.
+namespace {
+
+// append_json_string appends a string as JSON through the library (bytes that are not UTF-8
+// become U+FFFD).
+void append_json_string(std::string &out, const std::string &value) {
+  out += nlohmann::json(value).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+} // namespace
+
+// format_line keeps a fixed key order; the values are written by the JSON library, the object
+// around them by hand (a JSON object per line cost more than the rest of the line).
 std::string AccessLog::format_line(const AccessRecord &record) {
-  nlohmann::ordered_json line;
-  line["time"] = format_time(record.time);
-  line["method"] = record.method;
-  line["route"] = record.route;
-  line["status"] = record.status;
-  line["duration_ms"] = std::round(record.duration_ms * 1000.0) / 1000.0;
+  std::string line;
+  line.reserve(160 + record.route.size() + record.tenant.size());
+  line += "{\"time\":\"";
+  line += format_time(record.time);
+  line += "\",\"method\":";
+  append_json_string(line, record.method);
+  line += ",\"route\":";
+  append_json_string(line, record.route);
+  line += ",\"status\":";
+  line += std::to_string(record.status);
+  line += ",\"duration_ms\":";
+  line += nlohmann::json(std::round(record.duration_ms * 1000.0) / 1000.0).dump();
+  line += ",\"tenant\":";
   if (record.tenant.empty()) {
-    line["tenant"] = nullptr;
+    line += "null";
   } else {
-    line["tenant"] = record.tenant;
+    append_json_string(line, record.tenant);
   }
-  return line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  line += '}';
+  return line;
 }
 
 namespace {

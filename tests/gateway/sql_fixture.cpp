@@ -16,6 +16,8 @@ namespace {
 //   /bug              division by zero (a bug on the SQL side: 500)
 //   /bad-headers      a header value with CR LF (refused by the gateway: 500)
 //   /empty            204 with NULL headers and NULL body
+//   /shaped-headers?shape=S  200 with headers of one shape (numbers, list, object, boolean,
+//                     list-of-numbers, managed, upper-case)
 //   /wait-lock?key=K  waits for a shared hold of advisory lock K (the test holds it), then the echo
 //   /record?id=X      records X in the schema's table "records", then the echo
 //   anything else     201 echo: method, target, headers, body and the backend's pid as JSON, two
@@ -53,6 +55,16 @@ BEGIN
     PERFORM 1 / 0;
   ELSIF path = '/bad-headers' THEN
     RETURN QUERY SELECT 200, jsonb_build_object('x-bad', E'a\r\nset-cookie: evil=1'), 'x'::text;
+    RETURN;
+  ELSIF path = '/shaped-headers' THEN
+    RETURN QUERY SELECT 200, CASE substring(request_target FROM 'shape=([a-z-]+)')
+        WHEN 'numbers' THEN '{"x-int": 5, "x-float": 1.5}'::jsonb
+        WHEN 'list' THEN '{"x-list": ["a", "b"]}'
+        WHEN 'object' THEN '{"x-object": {"a": "b"}}'
+        WHEN 'boolean' THEN '{"x-boolean": true}'
+        WHEN 'list-of-numbers' THEN '{"x-list": [1]}'
+        WHEN 'managed' THEN '{"content-length": "999", "connection": "close", "x-ok": "yes"}'
+        WHEN 'upper-case' THEN '{"X-Upper": "yes"}' END, 'x'::text;
     RETURN;
   ELSIF path = '/empty' THEN
     RETURN QUERY SELECT 204, NULL::jsonb, NULL::text;
