@@ -18,6 +18,7 @@
 
 #include "crypto.hpp"
 #include "pg_guard.hpp"
+#include "pg_session_json.hpp"
 #include "pg_values.hpp"
 #include "token.hpp"
 
@@ -250,20 +251,18 @@ AUTHFLOW_SQL_FUNCTION(authflow_session_validate) {
   return static_cast<Datum>(0);
 }
 
-// authflow_http_session_json is the body of GET /api/v1/sessions/current: session_validate's
-// row as one JSON object, written once (the text to_jsonb(row)::text gives: the same keys, order
-// and spacing), when the token names a live session of the given tenant; else NULL. It saves the
-// hot route a result set, a record and a jsonb value built only to be printed.
-AUTHFLOW_SQL_FUNCTION(authflow_http_session_json) {
-  const authflow::pg::TokenArgument token = authflow::pg::ParseTokenArgument(fcinfo, 0, authflow::TokenKind::access);
+namespace authflow::pg {
+
+// SessionJson writes the session's row as to_jsonb would, when the token names a live session of
+// `tenant`; NULL otherwise.
+text *SessionJson(const TokenArgument &token, std::string_view tenant) {
   SessionRow row;
   if (!token.valid || !FindLiveSession(token, row) || row.nulls[1])
-    PG_RETURN_NULL();
-  const text *tenant = PG_GETARG_TEXT_PP(1);
+    return nullptr;
   const text *session_tenant = reinterpret_cast<const text *>(DatumGetPointer(row.values[1]));
-  if (VARSIZE_ANY_EXHDR(tenant) != VARSIZE_ANY_EXHDR(session_tenant) ||
-      std::memcmp(VARDATA_ANY(tenant), VARDATA_ANY(session_tenant), VARSIZE_ANY_EXHDR(tenant)) != 0)
-    PG_RETURN_NULL();
+  if (VARSIZE_ANY_EXHDR(session_tenant) != tenant.size() ||
+      std::memcmp(VARDATA_ANY(session_tenant), tenant.data(), tenant.size()) != 0)
+    return nullptr;
 
   // jsonb's key order: shorter keys first, then bytewise.
   StringInfoData out;
@@ -291,5 +290,20 @@ AUTHFLOW_SQL_FUNCTION(authflow_http_session_json) {
   appendStringInfoString(&out, ", \"access_expires_at\": ");
   AppendJsonTimestamp(&out, row.values[5], row.nulls[5]);
   appendStringInfoChar(&out, '}');
-  PG_RETURN_TEXT_P(cstring_to_text_with_len(out.data, out.len));
+  return cstring_to_text_with_len(out.data, out.len);
+}
+
+} // namespace authflow::pg
+
+// authflow_http_session_json is the body of GET /api/v1/sessions/current: session_validate's
+// row as one JSON object, written once (the text to_jsonb(row)::text gives: the same keys, order
+// and spacing), when the token names a live session of the given tenant; else NULL. It saves the
+// hot route a result set, a record and a jsonb value built only to be printed.
+AUTHFLOW_SQL_FUNCTION(authflow_http_session_json) {
+  const authflow::pg::TokenArgument token = authflow::pg::ParseTokenArgument(fcinfo, 0, authflow::TokenKind::access);
+  const text *tenant = PG_GETARG_TEXT_PP(1);
+  text *json = authflow::pg::SessionJson(token, std::string_view(VARDATA_ANY(tenant), VARSIZE_ANY_EXHDR(tenant)));
+  if (json == nullptr)
+    PG_RETURN_NULL();
+  PG_RETURN_TEXT_P(json);
 }

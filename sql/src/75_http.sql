@@ -379,14 +379,24 @@ LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION authflow.http_session_json(text, text) IS
   'Internal: the session of a live access token of that tenant as the JSON text to_jsonb gives session_validate''s row; NULL when there is none';
 
+-- http_session_headers are the headers of the hot route's 200: authflow.http's C++ fast path
+-- takes them from here (once per backend), and http_serve writes them.
+CREATE OR REPLACE FUNCTION authflow.http_session_headers(tenant_name text)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN jsonb_build_object('content-type', 'application/json', 'x-authflow-route', 'GET /api/v1/sessions/current',
+                          'x-authflow-tenant', left(tenant_name, 128));
+COMMENT ON FUNCTION authflow.http_session_headers(text) IS
+  'Internal: the headers of GET /api/v1/sessions/current''s 200 for a tenant';
+
 -- http_session_refused answers GET /api/v1/sessions/current when http_session_json found no
--- session of the request's tenant (authflow.http serves the 200 itself, see there): the unknown
--- tenant, the invalid token or the missing one, finished as http_answer finishes the answers of
--- the other routes (x-authflow-tenant, and the error-status override). No SET clause: its only
--- caller, authflow.http, pins search_path already.
+-- session of the request's tenant: the unknown tenant, the invalid token or the missing one,
+-- finished as http_answer finishes the answers of the other routes (x-authflow-tenant, and the
+-- error-status override). authflow.http's C++ fast path calls it directly, hence SECURITY DEFINER.
 CREATE OR REPLACE FUNCTION authflow.http_session_refused(headers jsonb, tenant_name text)
 RETURNS authflow.http_response
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   refusal authflow.http_response;
@@ -581,8 +591,10 @@ END $$;
 COMMENT ON FUNCTION authflow.http_answer(authflow.http_response, jsonb) IS
   'Internal: a response with the error-status override applied and x-authflow-tenant set';
 
-CREATE OR REPLACE FUNCTION authflow.http(method text, path text, headers jsonb, body text)
-RETURNS SETOF authflow.http_response
+-- http_serve is the HTTP API in SQL, every route: authflow.http serves the hot route's 200 itself
+-- and hands every other request here.
+CREATE OR REPLACE FUNCTION authflow.http_serve(method text, path text, headers jsonb, body text)
+RETURNS authflow.http_response
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -596,26 +608,21 @@ DECLARE
   state text;
   message text;
 BEGIN
-  -- The hot route, GET /api/v1/sessions/current (with or without a query string), first and
-  -- right here: no route lookup, no subtransaction, no query, nothing raised, no other PL/pgSQL
-  -- call on the way to its 200. The tenant rule is that of every route: the request's tenant
-  -- (default without a header) must be the token's. The body is written once, as text, by
-  -- http_session_json; the headers are the one jsonb value the response type needs.
+  -- The hot route, GET /api/v1/sessions/current (with or without a query string), first: no route
+  -- lookup, no subtransaction, no query, nothing raised on the way to its 200. The tenant rule is
+  -- that of every route: the request's tenant (default without a header) must be the token's.
+  -- The body is written once, as text, by http_session_json.
   IF route_path = '/api/v1/sessions/current' AND method = 'GET' THEN
     tenant_name := authflow.http_tenant_name(headers);
     session_json := authflow.http_session_json(authflow.http_access_token(headers), tenant_name);
     IF session_json IS NULL THEN
-      RETURN NEXT authflow.http_session_refused(headers, tenant_name);
-    ELSE
-      RETURN NEXT ROW(200, jsonb_build_object('content-type', 'application/json', 'x-authflow-route', 'GET /api/v1/sessions/current',
-                                              'x-authflow-tenant', left(tenant_name, 128)), session_json);
+      RETURN authflow.http_session_refused(headers, tenant_name);
     END IF;
-    RETURN;
+    RETURN ROW(200, authflow.http_session_headers(tenant_name), session_json);
   END IF;
   SELECT r.template, r.methods INTO template, methods FROM authflow.http_route(route_path) AS r;
   IF template IS NULL THEN
-    RETURN NEXT authflow.http_answer(authflow.http_error(404, 'NOT_FOUND', 'no such route', '{"x-authflow-route": "other"}'), headers);
-    RETURN;
+    RETURN authflow.http_answer(authflow.http_error(404, 'NOT_FOUND', 'no such route', '{"x-authflow-route": "other"}'), headers);
   ELSIF method IS NULL OR NOT method = ANY (methods) THEN
     response := authflow.http_error(405, 'METHOD_NOT_ALLOWED', 'method not allowed',
                                     jsonb_build_object('allow', array_to_string(methods, ', ')));
@@ -636,7 +643,21 @@ BEGIN
   -- client's raw method (each distinct label is a series the gateway keeps).
   response.headers := response.headers || jsonb_build_object('x-authflow-route',
     CASE WHEN method = ANY (methods) THEN method || ' ' || template ELSE 'other' END);
-  RETURN NEXT authflow.http_answer(response, headers);
+  RETURN authflow.http_answer(response, headers);
 END $$;
+COMMENT ON FUNCTION authflow.http_serve(text, text, jsonb, text) IS
+  'Internal: the HTTP API in SQL, every route; authflow.http answers with it (and serves the hot route''s 200 itself)';
+
+-- authflow.http is C++ (extension/pg_http.cpp) in front of http_serve: GET /api/v1/sessions/current
+-- with a bearer token of the default tenant (no tenant header) is answered there, from the same
+-- lookup as http_session_json and the headers of http_session_headers, without a PL/pgSQL call,
+-- a GUC switch or a jsonb value built per request; http_session_refused answers when the token
+-- finds no session, and http_serve every other request. It reads the tables like a SECURITY
+-- DEFINER function and resolves nothing by the caller's search_path; EXECUTE on it is what the
+-- gateway's role is granted. tests/sql/http.sql holds its answers equal to http_serve's.
+CREATE OR REPLACE FUNCTION authflow.http(method text, path text, headers jsonb, body text)
+RETURNS SETOF authflow.http_response
+AS 'MODULE_PATHNAME', 'authflow_http'
+LANGUAGE C VOLATILE ROWS 1;
 COMMENT ON FUNCTION authflow.http(text, text, jsonb, text) IS
   'The HTTP API in one function: routes a request (method, path with optional query, lower-case headers, body) and returns status, headers and body. The gateway calls only this.';

@@ -1,7 +1,7 @@
 -- http.sql: the HTTP contract of authflow.http, route by route, error by error.
 BEGIN;
 \ir ../fixtures/clean_slate.sql
-SELECT plan(139);
+SELECT plan(141);
 
 -- call(method, path, headers, body): the response as one row.
 CREATE FUNCTION pg_temp.call(method text, path text, headers jsonb DEFAULT '{}', body text DEFAULT '')
@@ -286,6 +286,46 @@ SELECT is((authflow.http_error_for('54001', 'stack depth limit exceeded')).statu
 SELECT is((authflow.http_error_for('22P02', 'invalid input syntax')).status, 400, '22P02: 400');
 SELECT is(authflow.http_error_for('40001', 'conflict'), NULL, 'a serialization failure is no client error (retried)');
 SELECT is(authflow.http_error_for('XX000', 'bug'), NULL, 'a bug is no client error (500)');
+
+-- authflow.http answers GET /api/v1/sessions/current with a bearer token of the default tenant
+-- itself (C++); http_serve is the route's definition in SQL. The same answer, to the byte, for
+-- every kind of request the fast path sees or hands on.
+CREATE TEMP TABLE hot_session AS SELECT * FROM authflow.session_create('did:plc:http-hot', 'hot.test');
+CREATE TEMP TABLE hot_requests AS
+  SELECT r.* FROM (SELECT access_token AS live, refresh_token AS refresh FROM hot_session) AS t,
+         (SELECT access_token AS other FROM other_tenant) AS o,
+         (SELECT access_token AS odd FROM odd_session) AS d,
+         LATERAL (VALUES
+           ('a live token', 'GET', '/api/v1/sessions/current', jsonb_build_object('authorization', 'Bearer ' || t.live)),
+           ('a session without a handle, odd characters', 'GET', '/api/v1/sessions/current', jsonb_build_object('authorization', 'Bearer ' || d.odd)),
+           ('the scheme in another case, spaces', 'GET', '/api/v1/sessions/current', jsonb_build_object('authorization', 'BEARER   ' || t.live)),
+           ('with a query string', 'GET', '/api/v1/sessions/current?x=1', jsonb_build_object('authorization', 'Bearer ' || t.live)),
+           ('with other headers', 'GET', '/api/v1/sessions/current', jsonb_build_object('authorization', 'Bearer ' || t.live, 'host', 'h', 'x-authflow-client-address', '127.0.0.1')),
+           ('a refresh token', 'GET', '/api/v1/sessions/current', jsonb_build_object('authorization', 'Bearer ' || t.refresh)),
+           ('a malformed token', 'GET', '/api/v1/sessions/current', '{"authorization": "Bearer nope"}'::jsonb),
+           ('an empty bearer', 'GET', '/api/v1/sessions/current', '{"authorization": "Bearer "}'::jsonb),
+           ('another scheme', 'GET', '/api/v1/sessions/current', '{"authorization": "Basic dTpw"}'::jsonb),
+           ('a token of another tenant', 'GET', '/api/v1/sessions/current', jsonb_build_object('authorization', 'Bearer ' || o.other)),
+           ('... with its tenant header', 'GET', '/api/v1/sessions/current', jsonb_build_object('authorization', 'Bearer ' || o.other, 'x-tenant-id', 'http-other')),
+           ('an unknown tenant', 'GET', '/api/v1/sessions/current', jsonb_build_object('authorization', 'Bearer ' || t.live, 'x-stack-project-id', 'nobody')),
+           ('Stack''s token header', 'GET', '/api/v1/sessions/current', jsonb_build_object('x-stack-access-token', t.live)),
+           ('no token', 'GET', '/api/v1/sessions/current', '{}'::jsonb),
+           ('no token, errors as 200', 'GET', '/api/v1/sessions/current', '{"x-stack-override-error-status": "true"}'::jsonb),
+           ('a bearer that is no string', 'GET', '/api/v1/sessions/current', '{"authorization": 5}'::jsonb),
+           ('headers that are no object', 'GET', '/api/v1/sessions/current', '[1]'::jsonb),
+           ('NULL headers', 'GET', '/api/v1/sessions/current', NULL::jsonb),
+           ('HEAD', 'HEAD', '/api/v1/sessions/current', jsonb_build_object('authorization', 'Bearer ' || t.live)),
+           ('another path', 'GET', '/api/v1/sessions/currently', jsonb_build_object('authorization', 'Bearer ' || t.live))
+         ) AS r(label, method, path, headers);
+SELECT is((SELECT count(*) FROM hot_requests AS q,
+                   LATERAL (SELECT (SELECT h FROM authflow.http(q.method, q.path, q.headers, '') AS h) IS NOT DISTINCT FROM
+                                   authflow.http_serve(q.method, q.path, q.headers, '') AS same) AS c
+            WHERE c.same), 20::bigint, 'authflow.http answers as http_serve: ' ||
+          (SELECT string_agg(label, ', ') FROM hot_requests AS q
+            WHERE (SELECT h FROM authflow.http(q.method, q.path, q.headers, '') AS h) IS DISTINCT FROM
+                  authflow.http_serve(q.method, q.path, q.headers, '')));
+SELECT is((SELECT status FROM authflow.http('GET', '/api/v1/sessions/current', (SELECT jsonb_build_object('authorization', 'Bearer ' || access_token) FROM hot_session), '')),
+          200, '... the 200 among them');
 
 -- The gateway's role may call authflow.http and nothing else.
 CREATE ROLE authflow_test_gateway NOLOGIN;
