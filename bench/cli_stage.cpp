@@ -129,7 +129,7 @@ void run_merge(Context &context) {
 
 bool cli_installed() {
   return sql_function_exists("authflow.cli_start(interval, text, jsonb, text)") &&
-         sql_function_exists("authflow.cli_poll(text, text)") &&
+         sql_function_exists("authflow.cli_poll(text, text, text, text)") &&
          sql_function_exists("authflow.cli_complete(text, text, boolean, text)");
 }
 
