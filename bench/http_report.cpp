@@ -1,6 +1,8 @@
 // http_report.cpp: the HTTP section of the report and its targets (see report_format.hpp).
 #include "report_format.hpp"
 
+#include <functional>
+
 namespace authflow::bench {
 
 namespace {
@@ -32,6 +34,75 @@ std::string profile_why(const Results::Http &http) {
     ++listed;
   }
   return why + "; " + sharing();
+}
+
+// TargetsTable is the gateway's targets with the baseline's figures beside the new ones.
+void TargetsTable(std::ostringstream &out, const Results::Http &http) {
+  const GatewayRun &after = http.gateways.front();
+  const GatewayRun *before = http.gateways.size() > 1 ? &http.gateways[1] : nullptr;
+  struct Row {
+    std::string what;
+    std::function<std::string(const GatewayRun &)> figure;
+    std::function<bool(const GatewayRun &)> met;
+  };
+  auto rate = [](const GatewayRun &run, int connections) {
+    const Summary *s = summary_at(run.current, connections);
+    return s == nullptr ? 0.0 : s->rate;
+  };
+  const std::vector<Row> rows = {
+      {"gateway CPU per request at 64 connections ≤ 10 µs",
+       [](const GatewayRun &run) { return fixed(cpu_at(run, 64), 1) + " µs"; },
+       [](const GatewayRun &run) { return cpu_at(run, 64) > 0 && cpu_at(run, 64) <= 10; }},
+      {"p99 at 64 connections ≤ 2 ms",
+       [](const GatewayRun &run) {
+         const Summary *s = summary_at(run.current, 64);
+         return s == nullptr ? std::string("—") : micros(s->p99_us) + " µs";
+       },
+       [](const GatewayRun &run) {
+         const Summary *s = summary_at(run.current, 64);
+         return s != nullptr && s->p99_us <= 2000;
+       }},
+      {"1,000 connections ≥ 0.9× the 64-connection rate",
+       [&](const GatewayRun &run) { return ratio(rate(run, 1000), rate(run, 64)); },
+       [&](const GatewayRun &run) { return rate(run, 64) > 0 && rate(run, 1000) >= 0.9 * rate(run, 64); }},
+      {"resident memory with 1,000 connections ≤ 32 MiB",
+       [](const GatewayRun &run) { return mib(run.rss_1000_kib) + " MiB"; },
+       [](const GatewayRun &run) { return run.rss_1000_kib > 0 && run.rss_1000_kib <= 32 * 1024; }},
+  };
+  std::vector<Row> direct;
+  for (int connections : {16, 64}) {
+    direct.push_back({"HTTP at " + std::to_string(connections) + " connections ≥ 0.9× `authflow.http` direct",
+                      [&, connections](const GatewayRun &run) { return ratio(rate(run, connections), http.direct_http.tps); },
+                      [&, connections](const GatewayRun &run) {
+                        return http.direct_http.present && rate(run, connections) >= 0.9 * http.direct_http.tps;
+                      }});
+    direct.push_back(
+        {"HTTP at " + std::to_string(connections) + " connections ≥ 0.6× `session_validate` direct",
+         [&, connections](const GatewayRun &run) { return ratio(rate(run, connections), http.direct_validate.tps); },
+         [&, connections](const GatewayRun &run) {
+           return http.direct_validate.present && rate(run, connections) >= 0.6 * http.direct_validate.tps;
+         }});
+  }
+  out << "The gateway's targets" << (before ? ", before (the baseline build) and after" : "")
+      << " (the direct calls over " << http.direct_clients << " connections, the new gateway's pool):\n\n| target |"
+      << (before ? " before |" : "") << " after | |\n|---|" << (before ? "---:|" : "") << "---:|---|\n";
+  auto print = [&](const Row &row) {
+    out << "| " << row.what << " |" << (before ? " " + row.figure(*before) + " |" : "") << " " << row.figure(after)
+        << " | " << verdict(row.met(after)) << " |\n";
+  };
+  for (const auto &row : rows)
+    print(row);
+  if (http.direct_http.present && http.direct_validate.present)
+    for (const auto &row : direct)
+      print(row);
+  if (!http.sql_cost.empty()) {
+    const auto &[clients, pair] = *http.sql_cost.rbegin();
+    const double cost = pair.first.latency_ms > 0 ? pair.second.latency_ms / pair.first.latency_ms : 0;
+    out << "| `authflow.http` hot route ≤ 1.25× `session_validate` (SQL, " << clients << " clients) |"
+        << (before ? " — |" : "") << " " << ratio(pair.second.latency_ms, pair.first.latency_ms) << " | "
+        << verdict(cost > 0 && cost <= 1.25) << " |\n";
+  }
+  out << "\n";
 }
 
 } // namespace
@@ -167,6 +238,8 @@ void render_http(std::ostringstream &out, const Results &results, std::vector<Ta
   } else if (!http.profile_note.empty()) {
     out << "No profile: " << http.profile_note << ".\n\n";
   }
+
+  TargetsTable(out, http);
 
   // The gateway's own targets.
   const double cpu64 = cpu_at(after, 64);

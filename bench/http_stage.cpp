@@ -199,7 +199,7 @@ void profile(Results::Http &http, const Gateway &gateway, int seconds, const std
             arguments);
   });
   std::this_thread::sleep_for(std::chrono::seconds(1));
-  auto recorded = run_command("perf record -F 999 -g -o " + shell_quote(data) + " -p " + std::to_string(gateway.pid()) +
+  auto recorded = run_command("perf record -F 499 --call-graph dwarf,8192 -o " + shell_quote(data) + " -p " + std::to_string(gateway.pid()) +
                               " -- sleep " + std::to_string(seconds));
   load.join();
   if (recorded.status != 0) {

@@ -116,6 +116,14 @@ std::vector<ScriptShare> run_pgbench_scripts(const std::string &database, int cl
   std::smatch match;
   static const std::regex script(R"(^SQL script ([0-9]+):)"), tps(R"(tps = ([0-9.]+)\))"),
       latency(R"(^ - latency average = ([0-9.]+) ms)");
+  // With one script pgbench prints only the run's own figures.
+  if (scripts.size() == 1) {
+    double tps = match_number(output.text, R"(tps = ([0-9.]+) \(without initial connection time\))");
+    double latency = match_number(output.text, R"(latency average = ([0-9.]+) ms)");
+    if (tps >= 0 && latency >= 0)
+      shares[0] = {tps, latency, true};
+    return shares;
+  }
   while (std::getline(lines, line)) {
     if (std::regex_search(line, match, script)) {
       current = std::stoul(match[1].str()) - 1;
