@@ -45,4 +45,10 @@ struct Summary {
 };
 Summary summarize(const Measurement &measurement);
 
+// ScriptShare is one pgbench script's part of a run: its transactions per second and latency average.
+struct ScriptShare {
+  double tps = 0, latency_ms = 0;
+  bool present = false;
+};
+
 } // namespace authflow::bench

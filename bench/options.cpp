@@ -26,7 +26,9 @@ const char *usage = R"(authflow-bench: authflow over SQL against the Valkey sess
   --bench-dir DIR         the bench sources: pgbench and wrk scripts (bench)
   --work-dir DIR          logs, token files and results (required)
   --gateway PATH          authflow-gateway binary; without it HTTP is skipped
-  --gateway-port N        loopback port for the gateway (58080)
+  --gateway-port N        loopback port for the gateway (58080); a baseline gets the next one
+  --baseline-gateway PATH another authflow-gateway build, measured in the same rounds (before/after)
+  --baseline-flags FLAGS  its extra flags, space separated (e.g. "--pool-size 4")
   --only LIST             sections: tokens,sessions,rotation,size,purge,cli,http (all)
 
 The database is the libpq environment (PGHOST, PGPORT, PGUSER, PGDATABASE).
@@ -112,6 +114,10 @@ Options parse_options(int argc, char **argv) {
       options.work_dir = value();
     } else if (flag == "--gateway") {
       options.gateway = value();
+    } else if (flag == "--baseline-gateway") {
+      options.baseline_gateway = value();
+    } else if (flag == "--baseline-flags") {
+      options.baseline_flags = value();
     } else if (flag == "--gateway-port") {
       options.gateway_port = static_cast<int>(number());
     } else if (flag == "--only") {

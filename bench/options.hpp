@@ -21,7 +21,9 @@ struct Options {
   std::string bench_dir = "bench"; // pgbench scripts and wrk Lua scripts
   std::string work_dir;            // logs, token files, results
   std::string gateway;             // authflow-gateway binary; empty: HTTP is skipped
-  int gateway_port = 58080;
+  std::string baseline_gateway;    // another build to measure in the same rounds (before/after)
+  std::string baseline_flags;      // its extra flags, space separated
+  int gateway_port = 58080;        // the baseline listens on the next port
   std::vector<std::string> only; // sections to run; empty: all
   bool wants(const std::string &section) const;
 };

@@ -1,48 +1,14 @@
 // report.cpp: see report.hpp. Targets are reported, met or missed, never asserted.
 #include "report.hpp"
 
+#include "report_format.hpp"
+
 #include <cmath>
-#include <cstdio>
 #include <sstream>
-#include <thread>
 
 namespace authflow::bench {
 
 namespace {
-
-std::string fixed(double value, int decimals) {
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, "%.*f", decimals, value);
-  return buffer;
-}
-
-std::string count(double value) {
-  std::string digits = fixed(value, 0), grouped;
-  for (std::size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0 && digits[i - 1] != '-')
-      grouped += ',';
-    grouped += digits[i];
-  }
-  return grouped;
-}
-
-std::string micros(double value) { return value >= 100 ? fixed(value, 0) : fixed(value, 1); }
-std::string ratio(double a, double b) { return b > 0 ? fixed(a / b, 2) + "×" : "—"; }
-std::string verdict(bool met) { return met ? "met" : "**missed**"; }
-
-struct Target {
-  std::string what;
-  bool met;
-  std::string detail;
-  std::string why; // when missed
-};
-
-unsigned cores() { return std::max(1u, std::thread::hardware_concurrency()); }
-
-std::string sharing() {
-  return "the clients, PostgreSQL and redis-server share " + std::to_string(cores()) +
-         " cores here, so CPU per operation, not round trips, is the likely limit";
-}
 
 std::string why_slower(const std::string &operation) {
   if (operation == "create")
@@ -381,56 +347,7 @@ std::string render_report(const Options &options, const Results &results) {
     }
   }
 
-  out << "### HTTP\n\n";
-  if (!results.http.built) {
-    out << "HTTP: gateway not built, skipped.\n\n";
-  } else if (!results.http.error.empty()) {
-    out << "HTTP: " << results.http.error << "; no numbers.\n\n";
-  } else {
-    const auto &http = results.http;
-    // Direct SQL at the gateway's pool size: the session rounds' validate with as many connections.
-    double direct = 0;
-    auto validate = results.sessions.find("validate");
-    if (validate != results.sessions.end() && validate->second.count(http.pool_size))
-      direct = validate->second.at(http.pool_size).authflow.rate();
-    out << "wrk over loopback against `authflow-gateway` (pool of " << http.pool_size
-        << " database connections, 2 IO threads, access log to a file), valid bearer tokens and polling codes taken "
-           "in turn. \"direct SQL\" is `session_validate` from the session rounds above with "
-        << http.pool_size << " connections, the gateway's pool size, in the same run.\n\n"
-        << "| route | connections | requests/s | p50 | p99 | errors | / direct SQL (" << count(direct)
-        << "/s) |\n|---|---:|---:|---:|---:|---:|---:|\n";
-    for (const auto &[name, table] : {std::pair{"GET /api/v1/sessions/current", &http.current},
-                                      std::pair{"POST /api/v1/auth/cli/poll", &http.poll}})
-      for (const auto &[clients, s] : *table)
-        out << "| " << name << " | " << clients << " | " << (s.present ? count(s.rate) : "failed") << " | "
-            << micros(s.p50_us) << " | " << micros(s.p99_us) << " | " << s.errors << " | "
-            << (table == &http.current ? ratio(s.rate, direct) : "") << " |\n";
-    if (http.poll_skipped)
-      out << "\n`cli/poll` skipped: the CLI flow is not installed.\n";
-    out << "\nGateway memory: " << fixed(static_cast<double>(http.rss_idle_kib) / 1024, 1) << " MiB resident at start, "
-        << fixed(static_cast<double>(http.rss_peak_kib) / 1024, 1)
-        << " MiB at most (VmHWM) over the runs, the 1,000-connection ones included.\n\n";
-    for (int connections : {16, 64}) {
-      auto found = http.current.find(connections);
-      if (found == http.current.end() || direct <= 0)
-        continue;
-      bool met = found->second.rate >= 0.6 * direct;
-      targets.push_back({"gateway validate at " + std::to_string(connections) + " connections ≥ 0.6× direct SQL", met,
-                         ratio(found->second.rate, direct),
-                         met ? ""
-                             : "each request crosses one more process and socket (wrk, gateway, PostgreSQL), and "
-                               "HTTP parsing, JSON and the SQL router run on the same two cores; " +
-                                   sharing()});
-    }
-    auto at64 = http.current.find(64);
-    if (at64 != http.current.end()) {
-      bool met = at64->second.p99_us <= 2000;
-      targets.push_back({"gateway validate p99 ≤ 2 ms at 64 connections", met, micros(at64->second.p99_us) + " µs",
-                         met ? ""
-                             : "64 connections queue for " + std::to_string(http.pool_size) +
-                                   " database connections, and wrk, the gateway and PostgreSQL share the cores"});
-    }
-  }
+  render_http(out, results, targets);
 
   if (!targets.empty()) {
     int met = 0;

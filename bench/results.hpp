@@ -56,13 +56,29 @@ struct Results {
     Summary merge_idle, merge_during;
   } cli;
 
+  // One gateway binary measured with wrk: the new one, and optionally a baseline (--baseline-gateway).
+  struct GatewayRun {
+    std::string label;                    // "after" (the one built) or "before" (the baseline)
+    int pool_size = 0, io_threads = 0;    // as its /metrics and flags say
+    std::map<int, Summary> current, poll; // connections -> wrk
+    std::map<int, double> cpu_us;         // connections -> gateway CPU (utime + stime) per request, current route
+    long rss_idle_kib = 0, rss_1000_kib = 0, rss_peak_kib = 0; // at start, with 1,000 connections open, at most
+  };
+
   struct Http {
     bool built = false;
     std::string error;
-    int pool_size = 0;
-    std::map<int, Summary> current, poll; // connections -> wrk
+    std::vector<GatewayRun> gateways; // the new one first
     bool poll_skipped = false;
-    long rss_idle_kib = 0, rss_peak_kib = 0; // the gateway's resident memory: started, and at most
+    // authflow.http and session_validate called directly (pgbench, the same token), at the new
+    // gateway's pool size, in the same rounds as wrk: requests/s.
+    int direct_clients = 0;
+    ScriptShare direct_http, direct_validate;
+    // The hot route's SQL cost: both scripts in one pgbench run, by clients.
+    std::map<int, std::pair<ScriptShare, ScriptShare>> sql_cost; // clients -> (validate, http)
+    // perf's view of the new gateway at 64 connections: (what, share of its CPU in %).
+    std::vector<std::pair<std::string, double>> profile;
+    std::string profile_note; // why there is no profile, when there is none
   } http;
 
   std::vector<std::string> notes;

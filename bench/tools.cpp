@@ -2,6 +2,7 @@
 #include "tools.hpp"
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -88,6 +89,69 @@ Measurement run_pgbench(const std::string &database, int clients, int seconds, c
   double failed = match_number(output.text, R"(number of failed transactions: ([0-9]+))");
   latencies.errors = failed > 0 ? static_cast<std::uint64_t>(failed) : 0;
   return latencies;
+}
+
+std::vector<ScriptShare> run_pgbench_scripts(const std::string &database, int clients, int seconds,
+                                             const std::vector<std::string> &scripts,
+                                             const std::vector<std::pair<std::string, std::string>> &variables) {
+  std::string command = time_limit(seconds) + "pgbench -n -M prepared -c " + std::to_string(clients) + " -j " +
+                        std::to_string(clients) + " -T " + std::to_string(seconds);
+  for (const auto &[name, value] : variables)
+    command += " -D " + shell_quote(name + "=" + value);
+  for (const auto &script : scripts)
+    command += " -f " + shell_quote(script + "@1");
+  if (!database.empty())
+    command += " " + shell_quote(database);
+  auto output = run_command(command);
+  std::vector<ScriptShare> shares(scripts.size());
+  if (output.status != 0) {
+    report_failure("pgbench", output);
+    return shares;
+  }
+  // Per script: "SQL script N: <file>", then " - ... (x% of total, tps = X)" and
+  // " - latency average = Y ms".
+  std::istringstream lines(output.text);
+  std::string line;
+  std::size_t current = shares.size();
+  std::smatch match;
+  static const std::regex script(R"(^SQL script ([0-9]+):)"), tps(R"(tps = ([0-9.]+)\))"),
+      latency(R"(^ - latency average = ([0-9.]+) ms)");
+  // With one script pgbench prints only the run's own figures.
+  if (scripts.size() == 1) {
+    double tps = match_number(output.text, R"(tps = ([0-9.]+) \(without initial connection time\))");
+    double latency = match_number(output.text, R"(latency average = ([0-9.]+) ms)");
+    if (tps >= 0 && latency >= 0)
+      shares[0] = {tps, latency, true};
+    return shares;
+  }
+  while (std::getline(lines, line)) {
+    if (std::regex_search(line, match, script)) {
+      current = std::stoul(match[1].str()) - 1;
+    } else if (current < shares.size() && std::regex_search(line, match, tps)) {
+      shares[current].tps = std::stod(match[1].str());
+    } else if (current < shares.size() && std::regex_search(line, match, latency)) {
+      shares[current].latency_ms = std::stod(match[1].str());
+      shares[current].present = true;
+    }
+  }
+  return shares;
+}
+
+double process_cpu_seconds(int pid) {
+  std::ifstream file("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  // The command name (field 2) is in parentheses and may hold spaces: count from its end.
+  auto close = text.rfind(')');
+  if (close == std::string::npos)
+    return -1;
+  std::istringstream fields(text.substr(close + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i == 14 || i == 15)
+      ticks += std::stod(field);
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 Summary run_redis_get(const std::string &socket, int clients, long requests) {

@@ -24,6 +24,16 @@ std::string shell_quote(const std::string &argument);
 Measurement run_pgbench(const std::string &database, int clients, int seconds, const std::string &arguments,
                         const std::string &log_dir);
 
+// pgbench_scripts runs several scripts in one pgbench run (each weighted 1, picked at random per
+// transaction, so they share the same moments of the machine) with -D variables; each script's
+// tps and latency average, in the order given. Empty results when pgbench failed.
+std::vector<ScriptShare> run_pgbench_scripts(const std::string &database, int clients, int seconds,
+                                             const std::vector<std::string> &scripts,
+                                             const std::vector<std::pair<std::string, std::string>> &variables);
+
+// process_cpu_seconds is utime + stime of a process (from /proc/<pid>/stat); -1 when unreadable.
+double process_cpu_seconds(int pid);
+
 // redis-benchmark -t get with `requests` requests over `clients` connections.
 Summary run_redis_get(const std::string &socket, int clients, long requests);
 

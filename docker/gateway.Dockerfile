@@ -10,13 +10,13 @@ RUN scripts/install-deps \
 
 FROM debian:12-slim AS runtime
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libpqxx-6.4 libpq5 libssl3 curl ca-certificates \
+ && apt-get install -y --no-install-recommends libpq5 libssl3 curl ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --no-create-home authflow
 COPY --from=build /src/build/gateway/authflow-gateway /usr/local/bin/authflow-gateway
 USER authflow
-ENV AUTHFLOW_LISTEN=0.0.0.0:8080 \
-    AUTHFLOW_POOL_SIZE=8
+# Pool and IO threads default to the CPUs the container may run on.
+ENV AUTHFLOW_LISTEN=0.0.0.0:8080
 EXPOSE 8080
 HEALTHCHECK --interval=5s --timeout=3s CMD ["curl", "-fsS", "http://127.0.0.1:8080/readyz"]
 ENTRYPOINT ["/usr/local/bin/authflow-gateway"]

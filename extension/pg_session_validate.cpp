@@ -1,4 +1,5 @@
-// pg_session_validate.cpp: authflow.session_validate, the hot path of every request.
+// pg_session_validate.cpp: authflow.session_validate, the hot path of every request, and
+// authflow.http_session_json, the same lookup written as the body of GET /api/v1/sessions/current.
 //
 // It does what this query does, without the executor or PL/pgSQL around it:
 //   SELECT s.session_id, t.name, u.user_id, u.handle, u.is_anonymous, s.access_expires_at, s.expires_at, s.created_at
@@ -21,6 +22,7 @@
 
 #include "crypto.hpp"
 #include "pg_guard.hpp"
+#include "pg_session_json.hpp"
 #include "pg_values.hpp"
 #include "token.hpp"
 
@@ -37,6 +39,9 @@ extern "C" {
 #include "executor/tuptable.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/json.h"
+#include "utils/datetime.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -198,20 +203,17 @@ bool HashMatches(Datum stored, const authflow::Sha256Digest &expected) {
   return authflow::secure_equal(VARDATA_ANY(hash), VARSIZE_ANY_EXHDR(hash), expected.data(), expected.size());
 }
 
-} // namespace
+// SessionRow is one row of session_validate's result, in its column order.
+struct SessionRow {
+  Datum values[8];
+  bool nulls[8];
+};
 
-// authflow_session_validate returns the session of a live access token, or no row.
-AUTHFLOW_SQL_FUNCTION(authflow_session_validate) {
-  ReturnSetInfo *result = authflow::pg::MaterializeResult(fcinfo, "authflow.session_validate",
-                                   {UUIDOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
-                                    TIMESTAMPTZOID});
-
-  const authflow::pg::TokenArgument token = authflow::pg::ParseTokenArgument(fcinfo, 0, authflow::TokenKind::access);
-  if (!token.valid)
-    return static_cast<Datum>(0);
-  const authflow::Sha256Digest &secret_hash = token.secret_hash;
+// FindLiveSession probes the three tables for the session of a parsed access token and copies
+// its row out (in the current memory context) so that the tables can be closed; false when the
+// token names no live session.
+bool FindLiveSession(const authflow::pg::TokenArgument &token, SessionRow &row) {
   pg_uuid_t session_id = token.row_uuid;
-
   if (!layout.valid)
     ResolveRelations();
   if (layout.distributed) {
@@ -227,27 +229,129 @@ AUTHFLOW_SQL_FUNCTION(authflow_session_validate) {
     ResolveColumns(sessions, users, tenants);
 
   bool is_null;
-  if (FetchByKey(sessions, F_UUID_EQ, UUIDPGetDatum(&session_id)) &&
-      DatumGetTimestampTz(Value(sessions, layout.access_expires_at, &is_null)) > now &&
-      DatumGetTimestampTz(Value(sessions, layout.expires_at, &is_null)) > now &&
-      HashMatches(Value(sessions, layout.access_hash, &is_null), secret_hash) &&
-      FetchByKey(users, F_INT8EQ, Value(sessions, layout.user_key, &is_null)) &&
-      FetchByKey(tenants, F_INT4EQ, Value(users, layout.tenant_id, &is_null))) {
-    Datum values[8];
-    bool nulls[8] = {};
-    values[0] = Value(sessions, layout.session_id, &nulls[0]);
-    values[1] = Value(tenants, layout.name, &nulls[1]);
-    values[2] = Value(users, layout.user_id, &nulls[2]);
-    values[3] = Value(users, layout.handle, &nulls[3]);
-    values[4] = Value(users, layout.is_anonymous, &nulls[4]);
-    values[5] = Value(sessions, layout.access_expires_at, &nulls[5]);
-    values[6] = Value(sessions, layout.expires_at, &nulls[6]);
-    values[7] = Value(sessions, layout.created_at, &nulls[7]);
-    tuplestore_putvalues(result->setResult, result->setDesc, values, nulls);
+  const bool found = FetchByKey(sessions, F_UUID_EQ, UUIDPGetDatum(&session_id)) &&
+                     DatumGetTimestampTz(Value(sessions, layout.access_expires_at, &is_null)) > now &&
+                     DatumGetTimestampTz(Value(sessions, layout.expires_at, &is_null)) > now &&
+                     HashMatches(Value(sessions, layout.access_hash, &is_null), token.secret_hash) &&
+                     FetchByKey(users, F_INT8EQ, Value(sessions, layout.user_key, &is_null)) &&
+                     FetchByKey(tenants, F_INT4EQ, Value(users, layout.tenant_id, &is_null));
+  if (found) {
+    struct Source {
+      Table *table;
+      AttrNumber column;
+      bool by_value;
+      int16 length;
+    };
+    const Source sources[8] = {{&sessions, layout.session_id, false, UUID_LEN},
+                               {&tenants, layout.name, false, -1},
+                               {&users, layout.user_id, false, -1},
+                               {&users, layout.handle, false, -1},
+                               {&users, layout.is_anonymous, true, 1},
+                               {&sessions, layout.access_expires_at, true, 8},
+                               {&sessions, layout.expires_at, true, 8},
+                               {&sessions, layout.created_at, true, 8}};
+    for (int i = 0; i < 8; ++i) {
+      const Datum value = Value(*sources[i].table, sources[i].column, &row.nulls[i]);
+      row.values[i] = row.nulls[i] ? static_cast<Datum>(0) : datumCopy(value, sources[i].by_value, sources[i].length);
+    }
   }
-
   CloseTable(tenants);
   CloseTable(users);
   CloseTable(sessions);
+  return found;
+}
+
+// AppendJsonString appends a text value as a JSON string, or null.
+void AppendJsonString(StringInfo out, Datum value, bool is_null) {
+  if (is_null) {
+    appendStringInfoString(out, "null");
+    return;
+  }
+  escape_json(out, TextDatumGetCString(value));
+}
+
+// AppendJsonTimestamp appends a timestamptz as to_jsonb writes it.
+void AppendJsonTimestamp(StringInfo out, Datum value, bool is_null) {
+  if (is_null) {
+    appendStringInfoString(out, "null");
+    return;
+  }
+  char text[MAXDATELEN + 1];
+  appendStringInfoChar(out, '"');
+  appendStringInfoString(out, JsonEncodeDateTime(text, value, TIMESTAMPTZOID, nullptr));
+  appendStringInfoChar(out, '"');
+}
+
+} // namespace
+
+// authflow_session_validate returns the session of a live access token, or no row.
+AUTHFLOW_SQL_FUNCTION(authflow_session_validate) {
+  ReturnSetInfo *result = authflow::pg::MaterializeResult(
+      fcinfo, "authflow.session_validate",
+      {UUIDOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID});
+
+  const authflow::pg::TokenArgument token = authflow::pg::ParseTokenArgument(fcinfo, 0, authflow::TokenKind::access);
+  if (!token.valid)
+    return static_cast<Datum>(0);
+  SessionRow row;
+  if (FindLiveSession(token, row))
+    tuplestore_putvalues(result->setResult, result->setDesc, row.values, row.nulls);
   return static_cast<Datum>(0);
+}
+
+namespace authflow::pg {
+
+// SessionJson writes the session's row as to_jsonb would, when the token names a live session of
+// `tenant`; NULL otherwise.
+text *SessionJson(const TokenArgument &token, std::string_view tenant) {
+  SessionRow row;
+  if (!token.valid || !FindLiveSession(token, row) || row.nulls[1])
+    return nullptr;
+  const text *session_tenant = reinterpret_cast<const text *>(DatumGetPointer(row.values[1]));
+  if (VARSIZE_ANY_EXHDR(session_tenant) != tenant.size() ||
+      std::memcmp(VARDATA_ANY(session_tenant), tenant.data(), tenant.size()) != 0)
+    return nullptr;
+
+  // jsonb's key order: shorter keys first, then bytewise.
+  StringInfoData out;
+  initStringInfo(&out);
+  appendStringInfoString(&out, "{\"handle\": ");
+  AppendJsonString(&out, row.values[3], row.nulls[3]);
+  appendStringInfoString(&out, ", \"tenant\": ");
+  AppendJsonString(&out, row.values[1], row.nulls[1]);
+  appendStringInfoString(&out, ", \"user_id\": ");
+  AppendJsonString(&out, row.values[2], row.nulls[2]);
+  appendStringInfoString(&out, ", \"created_at\": ");
+  AppendJsonTimestamp(&out, row.values[7], row.nulls[7]);
+  appendStringInfoString(&out, ", \"expires_at\": ");
+  AppendJsonTimestamp(&out, row.values[6], row.nulls[6]);
+  appendStringInfoString(&out, ", \"session_id\": ");
+  if (row.nulls[0]) {
+    appendStringInfoString(&out, "null");
+  } else {
+    appendStringInfoChar(&out, '"');
+    appendStringInfoString(&out, DatumGetCString(DirectFunctionCall1(uuid_out, row.values[0])));
+    appendStringInfoChar(&out, '"');
+  }
+  appendStringInfoString(&out, ", \"is_anonymous\": ");
+  appendStringInfoString(&out, row.nulls[4] ? "null" : DatumGetBool(row.values[4]) ? "true" : "false");
+  appendStringInfoString(&out, ", \"access_expires_at\": ");
+  AppendJsonTimestamp(&out, row.values[5], row.nulls[5]);
+  appendStringInfoChar(&out, '}');
+  return cstring_to_text_with_len(out.data, out.len);
+}
+
+} // namespace authflow::pg
+
+// authflow_http_session_json is the body of GET /api/v1/sessions/current: session_validate's
+// row as one JSON object, written once (the text to_jsonb(row)::text gives: the same keys, order
+// and spacing), when the token names a live session of the given tenant; else NULL. It saves the
+// hot route a result set, a record and a jsonb value built only to be printed.
+AUTHFLOW_SQL_FUNCTION(authflow_http_session_json) {
+  const authflow::pg::TokenArgument token = authflow::pg::ParseTokenArgument(fcinfo, 0, authflow::TokenKind::access);
+  const text *tenant = PG_GETARG_TEXT_PP(1);
+  text *json = authflow::pg::SessionJson(token, std::string_view(VARDATA_ANY(tenant), VARSIZE_ANY_EXHDR(tenant)));
+  if (json == nullptr)
+    PG_RETURN_NULL();
+  PG_RETURN_TEXT_P(json);
 }

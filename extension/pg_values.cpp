@@ -112,11 +112,15 @@ bool MaterializeResultOfEither(FunctionCallInfo fcinfo, const char *function, st
 }
 
 TokenArgument ParseTokenArgument(FunctionCallInfo fcinfo, int argument, TokenKind kind) {
-  TokenArgument parsed{};
   if (PG_ARGISNULL(argument))
-    return parsed;
+    return TokenArgument{};
   const struct varlena *text = PG_GETARG_VARLENA_PP(argument);
-  const std::optional<ParsedToken> token = token_parse(std::string_view(VARDATA_ANY(text), VARSIZE_ANY_EXHDR(text)));
+  return ParseToken(std::string_view(VARDATA_ANY(text), VARSIZE_ANY_EXHDR(text)), kind);
+}
+
+TokenArgument ParseToken(std::string_view text, TokenKind kind) {
+  TokenArgument parsed{};
+  const std::optional<ParsedToken> token = token_parse(text);
   if (!token || token->kind != kind)
     return parsed;
   parsed.valid = true;

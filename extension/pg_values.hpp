@@ -7,6 +7,7 @@
 #include "token.hpp"
 
 #include <initializer_list>
+#include <string_view>
 
 extern "C" {
 #include "access/tupdesc.h"
@@ -52,5 +53,8 @@ bool MaterializeResultOfEither(FunctionCallInfo fcinfo, const char *function, st
 
 // ParseTokenArgument reads argument `argument` as a token of `kind`.
 TokenArgument ParseTokenArgument(FunctionCallInfo fcinfo, int argument, TokenKind kind);
+
+// ParseToken reads text as a token of `kind` (a token found inside another value).
+TokenArgument ParseToken(std::string_view text, TokenKind kind);
 
 } // namespace authflow::pg

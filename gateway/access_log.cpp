@@ -23,29 +23,66 @@ std::string format_time(std::chrono::system_clock::time_point time) {
   return text;
 }
 
-// format_line keeps a fixed key order and escapes through the JSON library.
-std::string AccessLog::format_line(const AccessRecord &record) {
-  nlohmann::ordered_json line;
-  line["time"] = format_time(record.time);
-  line["method"] = record.method;
-  line["route"] = record.route;
-  line["status"] = record.status;
-  line["duration_ms"] = std::round(record.duration_ms * 1000.0) / 1000.0;
-  if (record.tenant.empty()) {
-    line["tenant"] = nullptr;
-  } else {
-    line["tenant"] = record.tenant;
-  }
-  return line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+namespace {
+
+// append_json_string appends a string as JSON through the library (bytes that are not UTF-8
+// become U+FFFD).
+void append_json_string(std::string &out, const std::string &value) {
+  out += nlohmann::json(value).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-// write serialises writers: one fwrite and one flush per line.
+} // namespace
+
+// format_line keeps a fixed key order; the values are written by the JSON library, the object
+// around them by hand (a JSON object per line cost more than the rest of the line).
+std::string AccessLog::format_line(const AccessRecord &record) {
+  std::string line;
+  line.reserve(160 + record.route.size() + record.tenant.size());
+  line += "{\"time\":\"";
+  line += format_time(record.time);
+  line += "\",\"method\":";
+  append_json_string(line, record.method);
+  line += ",\"route\":";
+  append_json_string(line, record.route);
+  line += ",\"status\":";
+  line += std::to_string(record.status);
+  line += ",\"duration_ms\":";
+  line += nlohmann::json(std::round(record.duration_ms * 1000.0) / 1000.0).dump();
+  line += ",\"tenant\":";
+  if (record.tenant.empty()) {
+    line += "null";
+  } else {
+    append_json_string(line, record.tenant);
+  }
+  line += '}';
+  return line;
+}
+
+namespace {
+thread_local std::string buffered;
+} // namespace
+
+bool AccessLog::append(const AccessRecord &record) {
+  const bool was_empty = buffered.empty();
+  buffered += format_line(record);
+  buffered += '\n';
+  return was_empty;
+}
+
+void AccessLog::flush() {
+  if (buffered.empty())
+    return;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::fwrite(buffered.data(), 1, buffered.size(), stdout);
+    std::fflush(stdout);
+  }
+  buffered.clear();
+}
+
 void AccessLog::write(const AccessRecord &record) {
-  std::string line = format_line(record);
-  line += '\n';
-  std::lock_guard<std::mutex> lock(mutex_);
-  std::fwrite(line.data(), 1, line.size(), stdout);
-  std::fflush(stdout);
+  append(record);
+  flush();
 }
 
 } // namespace authflow::gateway

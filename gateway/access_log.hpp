@@ -19,7 +19,16 @@ struct AccessRecord {
 
 class AccessLog {
 public:
-  // write prints the record as one line and flushes, so that lines from threads never mix.
+  // append adds the record's line to the calling thread's buffer; true when the buffer was empty,
+  // and the caller must then have flush() run on this thread soon (Session posts it behind the
+  // handlers already due, so one write carries the lines of a whole round of them).
+  bool append(const AccessRecord &record);
+
+  // flush writes the calling thread's buffered lines with one write and flushes, under a lock,
+  // so that lines from threads never mix.
+  void flush();
+
+  // write is append and flush at once.
   void write(const AccessRecord &record);
 
   // format_line renders a record without the newline.

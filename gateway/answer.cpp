@@ -50,36 +50,88 @@ bool is_header_value(const std::string &value) {
   return std::all_of(value.begin(), value.end(), [](unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x7f); });
 }
 
-// answer_from_sql validates the row before anything of it reaches the client.
+namespace {
+
+// HeaderReader collects the SQL side's headers object as it is parsed (nlohmann's SAX interface:
+// no DOM is built for it): name -> a string, an array of strings, or a number (written as its
+// JSON text). Anything else breaks the contract.
+class HeaderReader {
+public:
+  using json = nlohmann::json;
+
+  std::vector<std::pair<std::string, std::vector<std::string>>> fields; // in arrival order
+  bool is_null = false;
+
+  bool null() {
+    if (depth_ != 0)
+      return false;
+    is_null = true;
+    return true;
+  }
+  bool boolean(bool) { return false; }
+  bool number_integer(json::number_integer_t value) { return scalar(std::to_string(value)); }
+  bool number_unsigned(json::number_unsigned_t value) { return scalar(std::to_string(value)); }
+  bool number_float(json::number_float_t value, const json::string_t &) { return scalar(json(value).dump()); }
+  bool string(json::string_t &value) {
+    if (depth_ == 2)
+      return append(std::move(value));
+    return scalar(std::move(value));
+  }
+  bool binary(json::binary_t &) { return false; }
+  bool start_object(std::size_t) { return depth_++ == 0; }
+  bool key(json::string_t &name) {
+    fields.emplace_back(std::move(name), std::vector<std::string>());
+    return true;
+  }
+  bool end_object() {
+    --depth_;
+    return true;
+  }
+  bool start_array(std::size_t) { return depth_++ == 1; }
+  bool end_array() {
+    --depth_;
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string &, const nlohmann::detail::exception &) { return false; }
+
+private:
+  // scalar is a field's value given directly (depth 1), not as an array item.
+  bool scalar(std::string value) {
+    if (depth_ != 1)
+      return false;
+    return append(std::move(value));
+  }
+  bool append(std::string value) {
+    fields.back().second.push_back(std::move(value));
+    return true;
+  }
+  int depth_ = 0;
+};
+
+} // namespace
+
+// answer_from_sql validates the row before anything of it reaches the client. Fields are taken
+// in the order of their names, a repeated name's last value winning (as a JSON object reads).
 std::optional<HttpAnswer> answer_from_sql(int status, const std::string &headers_json, const std::string &body) {
   if (status < 100 || status > 599)
     return std::nullopt;
   HttpAnswer answer;
   answer.status = status;
   answer.body = body;
-  auto headers = nlohmann::json::parse(headers_json, nullptr, false);
-  if (headers.is_null())
-    return answer; // SQL NULL headers, or JSON null: no headers
-  if (!headers.is_object())
+  HeaderReader reader;
+  if (!nlohmann::json::sax_parse(headers_json, &reader))
     return std::nullopt;
-  for (const auto &[raw_name, value] : headers.items()) {
-    std::string name = lowercase(raw_name);
+  if (reader.is_null)
+    return answer; // SQL NULL headers, or JSON null: no headers
+  auto &fields = reader.fields;
+  std::stable_sort(fields.begin(), fields.end(), [](const auto &a, const auto &b) { return a.first < b.first; });
+  for (std::size_t i = 0; i < fields.size(); ++i) {
+    if (i + 1 < fields.size() && fields[i + 1].first == fields[i].first)
+      continue; // a later value of the same name wins
+    std::string name = lowercase(fields[i].first);
+    auto &values = fields[i].second;
     if (!is_header_name(name))
       return std::nullopt;
-    std::vector<std::string> values;
-    if (value.is_string()) {
-      values.push_back(value.get<std::string>());
-    } else if (value.is_array()) {
-      for (const auto &item : value) {
-        if (!item.is_string())
-          return std::nullopt;
-        values.push_back(item.get<std::string>());
-      }
-    } else if (value.is_number()) {
-      values.push_back(value.dump());
-    } else {
-      return std::nullopt;
-    }
     for (const auto &text : values) {
       if (!is_header_value(text))
         return std::nullopt;

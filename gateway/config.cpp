@@ -1,11 +1,15 @@
 // config.cpp: see config.hpp.
 #include "config.hpp"
 
+#include <sched.h>
+
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <functional>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 namespace authflow::gateway {
 namespace {
@@ -69,11 +73,20 @@ const std::vector<Option> &options() {
          c.database = v;
          return true;
        }},
-      {"--pool-size", "AUTHFLOW_POOL_SIZE", "N", "database connections and database worker threads (8)",
+      {"--pool-size", "AUTHFLOW_POOL_SIZE", "N",
+       "database connections, spread over the IO threads; each carries a pipeline of calls (cores, at least 2)",
        [](Config &c, const std::string &v) {
          auto n = parse_count(v, 1, 1000);
          if (n)
            c.pool_size = static_cast<std::size_t>(*n);
+         return n.has_value();
+       }},
+      {"--pipeline-depth", "AUTHFLOW_PIPELINE_DEPTH", "N",
+       "calls in flight on one database connection at most; more wait in the gateway (512)",
+       [](Config &c, const std::string &v) {
+         auto n = parse_count(v, 1, 100000);
+         if (n)
+           c.pipeline_depth = static_cast<std::size_t>(*n);
          return n.has_value();
        }},
       {"--max-body", "AUTHFLOW_MAX_BODY", "BYTES", "largest request body accepted; larger gets 413 (65536)",
@@ -98,7 +111,7 @@ const std::vector<Option> &options() {
          return d.has_value();
        }},
       {"--request-timeout", "AUTHFLOW_REQUEST_TIMEOUT", "DURATION",
-       "longest wait for a free database connection (503 after), and the statement_timeout (504 after) (5s)",
+       "time for a call to start in the database (503 after), and the statement_timeout (504 after) (5s)",
        [](Config &c, const std::string &v) {
          auto d = parse_duration(v);
          if (d)
@@ -112,7 +125,7 @@ const std::vector<Option> &options() {
            c.retries = static_cast<int>(*n);
          return n.has_value();
        }},
-      {"--io-threads", "AUTHFLOW_IO_THREADS", "N", "threads serving HTTP connections (2)",
+      {"--io-threads", "AUTHFLOW_IO_THREADS", "N", "threads serving HTTP and database connections (cores)",
        [](Config &c, const std::string &v) {
          auto n = parse_count(v, 1, 256);
          if (n)
@@ -141,6 +154,19 @@ const std::vector<Option> &options() {
 }
 
 } // namespace
+
+// default_thread_count counts the CPUs this process may run on (a container's cpuset, taskset),
+// which the standard library's hardware_concurrency does not.
+std::size_t default_thread_count(std::size_t minimum) {
+  cpu_set_t cpus;
+  CPU_ZERO(&cpus);
+  std::size_t count = 0;
+  if (sched_getaffinity(0, sizeof cpus, &cpus) == 0)
+    count = static_cast<std::size_t>(CPU_COUNT(&cpus));
+  if (count == 0)
+    count = std::thread::hardware_concurrency();
+  return std::max(minimum, count);
+}
 
 // is_qualified_identifier keeps the function name safe to splice into the prepared statement.
 bool is_qualified_identifier(const std::string &text) {

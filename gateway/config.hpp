@@ -11,19 +11,23 @@
 
 namespace authflow::gateway {
 
+// default_thread_count is the machine's core count, at least `minimum`.
+std::size_t default_thread_count(std::size_t minimum);
+
 struct Config {
   std::string listen_host = "127.0.0.1";
   unsigned short listen_port = 8080;
   std::string database; // libpq conninfo; empty = the libpq environment
   std::string http_function = "authflow.http";
-  std::size_t pool_size = 8;    // database connections, and worker threads calling them
-  std::size_t max_body = 65536; // bytes
-  std::size_t io_threads = 2;
-  int retries = 3;                                 // extra attempts after 40001 / 40P01
-  std::chrono::milliseconds read_timeout{10000};   // whole request (headers and body)
-  std::chrono::milliseconds idle_timeout{60000};   // keep-alive connection with no request
-  std::chrono::milliseconds request_timeout{5000}; // wait for a connection, and statement_timeout
-  TrustedProxies trusted_proxies;                  // peers whose X-Forwarded-For is believed (none)
+  std::size_t pool_size = default_thread_count(2);  // database connections, spread over the IO threads
+  std::size_t pipeline_depth = 512;                 // calls in flight on one database connection at most
+  std::size_t max_body = 65536;                     // bytes
+  std::size_t io_threads = default_thread_count(1); // threads serving HTTP and database connections
+  int retries = 3;                                  // extra attempts after 40001 / 40P01
+  std::chrono::milliseconds read_timeout{10000};    // whole request (headers and body)
+  std::chrono::milliseconds idle_timeout{60000};    // keep-alive connection with no request
+  std::chrono::milliseconds request_timeout{5000};  // time for a call to start, and statement_timeout
+  TrustedProxies trusted_proxies;                   // peers whose X-Forwarded-For is believed (none)
 };
 
 // ParseOutcome is what parse_config returns: a config to run with, or an exit right away.

@@ -1,12 +1,11 @@
 // forwarder.cpp: see forwarder.hpp.
 #include "forwarder.hpp"
 
+#include <cstdlib>
 #include <iostream>
 
 namespace authflow::gateway {
 namespace {
-
-const char *const statement_name = "authflow_http";
 
 // is_connection_state tells SQLSTATEs that mean the connection (or the server) is gone.
 bool is_connection_state(const std::string &state) {
@@ -24,34 +23,35 @@ const char *failure_label(DatabaseFailure failure) {
     return "connection";
   case DatabaseFailure::timeout:
     return "timeout";
+  case DatabaseFailure::busy:
+    return "pool_timeout";
   case DatabaseFailure::other:
     break;
   }
   return "other";
 }
 
+// text_of reads a text column, "" for NULL.
+std::string text_of(const PGresult *result, int column) {
+  if (PQgetisnull(result, 0, column))
+    return {};
+  return std::string(PQgetvalue(result, 0, column), static_cast<std::size_t>(PQgetlength(result, 0, column)));
+}
+
 } // namespace
 
-// classify_failure relies on libpqxx 6.4's mapping: 40001 and 40P01 have their own classes, 08xxx
-// becomes broken_connection; the rest are sql_error with the SQLSTATE kept.
-DatabaseFailure classify_failure(std::exception_ptr error) {
-  try {
-    std::rethrow_exception(error);
-  } catch (const pqxx::serialization_failure &) {
+// classify_state: 40001 and 40P01 are retried, 08xxx and the shutdown states mean the connection
+// is gone, 57014 is the statement timeout; anything else is a bug on the SQL side.
+DatabaseFailure classify_state(const std::string &state) {
+  if (state == "40001")
     return DatabaseFailure::serialization;
-  } catch (const pqxx::deadlock_detected &) {
+  if (state == "40P01")
     return DatabaseFailure::deadlock;
-  } catch (const pqxx::broken_connection &) {
+  if (state.empty() || is_connection_state(state))
     return DatabaseFailure::connection;
-  } catch (const pqxx::sql_error &e) {
-    if (is_connection_state(e.sqlstate()))
-      return DatabaseFailure::connection;
-    if (e.sqlstate() == "57014")
-      return DatabaseFailure::timeout;
-    return DatabaseFailure::other;
-  } catch (...) {
-    return DatabaseFailure::other;
-  }
+  if (state == "57014")
+    return DatabaseFailure::timeout;
+  return DatabaseFailure::other;
 }
 
 // Forwarder keeps what every call needs.
@@ -59,16 +59,30 @@ Forwarder::Forwarder(const Config &config, Metrics &metrics)
     : statement_(statement_text(config.http_function)), statement_timeout_(config.request_timeout),
       retries_(config.retries), metrics_(metrics) {}
 
-// statement_text splices the (validated) function name; all request data are parameters.
+// statement_text splices the (validated) function name. The LATERAL subquery runs the function
+// only when its one-time filter holds: a statement that starts after the deadline (it waited in
+// the pipeline behind slower ones) returns started = false and never ran the function.
 std::string Forwarder::statement_text(const std::string &function) {
-  return "SELECT status, headers::text, body FROM " + function + "($1::text, $2::text, $3::jsonb, $4::text)";
+  return "SELECT g.started, r.status, r.headers::text, r.body"
+         " FROM (SELECT statement_timestamp() < to_timestamp($5::float8) AS started) AS g"
+         " LEFT JOIN LATERAL (SELECT * FROM " +
+         function + "($1::text, $2::text, $3::jsonb, $4::text) WHERE g.started LIMIT 1) AS r ON true";
 }
 
-// setup runs once per new connection.
-void Forwarder::setup(pqxx::connection &connection) const {
-  connection.set_variable("application_name", "'authflow-gateway'");
-  connection.set_variable("statement_timeout", std::to_string(statement_timeout_.count()));
-  connection.prepare(statement_name, statement_);
+// setup_sql: application_name and statement_timeout as pqxx's set_variable set them before, for
+// this session only; clock_timestamp() lets the gateway put deadlines on the database's clock.
+const char *Forwarder::setup_sql() {
+  return "SELECT set_config('application_name', 'authflow-gateway', false), "
+         "set_config('statement_timeout', $1, false), extract(epoch FROM clock_timestamp())::float8";
+}
+
+// ready_answer is the body of a ready /readyz.
+HttpAnswer Forwarder::ready_answer() {
+  HttpAnswer answer;
+  answer.status = 200;
+  answer.headers = {{"content-type", "application/json"}};
+  answer.body = R"({"status":"ready"})";
+  return answer;
 }
 
 // failure_answer maps a failure kind to the gateway's own error answer.
@@ -82,94 +96,69 @@ HttpAnswer Forwarder::failure_answer(DatabaseFailure failure) const {
     return error_answer(503, "DATABASE_UNAVAILABLE", "database unavailable");
   case DatabaseFailure::timeout:
     return error_answer(504, "DATABASE_TIMEOUT", "database timeout");
+  case DatabaseFailure::busy:
+    return error_answer(503, "DATABASE_BUSY", "no database connection free in time");
   case DatabaseFailure::other:
     break;
   }
   return error_answer(500, "INTERNAL_ERROR", "internal error");
 }
 
-// call retries 40001/40P01 up to retries_ times, and once more when a connection from the pool
-// turns out to be dead (the database restarted since its last use): that attempt never ran.
-HttpAnswer Forwarder::call(DatabaseSlot &slot, const HttpCall &request) const noexcept {
-  int conflicts = 0;
-  bool reconnected = false;
-  for (;;) {
-    try {
-      // One statement in autocommit: it is its own transaction, in one round trip (no BEGIN and
-      // COMMIT around it); a 40001/40P01 retry runs it again whole.
-      pqxx::connection &connection = slot.connection();
-      pqxx::nontransaction transaction(connection);
-      pqxx::result result =
-          transaction.exec_prepared(statement_name, request.method, request.target, request.headers_json, request.body);
-      if (result.empty()) {
-        std::cerr << "authflow-gateway: the HTTP function returned no row\n";
-        return failure_answer(DatabaseFailure::other);
-      }
-      const auto &row = result[0];
-      auto answer = answer_from_sql(row[0].is_null() ? 0 : row[0].as<int>(), row[1].is_null() ? "null" : row[1].c_str(),
-                                    row[2].is_null() ? std::string() : row[2].as<std::string>());
-      if (!answer) {
-        std::cerr << "authflow-gateway: the HTTP function returned an invalid status or headers\n";
-        return failure_answer(DatabaseFailure::other);
-      }
-      return *answer;
-    } catch (...) {
-      auto failure = classify_failure(std::current_exception());
-      bool conflict = failure == DatabaseFailure::serialization || failure == DatabaseFailure::deadlock;
-      if (conflict && conflicts < retries_) {
-        ++conflicts;
-        metrics_.record_retry(failure_label(failure));
-        continue;
-      }
-      if (failure == DatabaseFailure::connection) {
-        bool stale = slot.reused() && !reconnected;
-        slot.discard();
-        if (stale) {
-          reconnected = true;
-          metrics_.record_retry("stale_connection");
-          continue;
-        }
-      }
-      if (failure == DatabaseFailure::other) {
-        // Only the SQLSTATE: a message may quote the request's data.
-        try {
-          throw;
-        } catch (const pqxx::sql_error &e) {
-          std::cerr << "authflow-gateway: database call failed with SQLSTATE " << e.sqlstate() << "\n";
-        } catch (...) {
-          std::cerr << "authflow-gateway: database call failed outside SQL\n";
-        }
-      }
-      return failure_answer(failure);
-    }
+// outcome: a statement that never ran (aborted in its pipeline, or not sent because the
+// connection was dead) is sent once more; 40001/40P01 up to retries_ times; the rest is answered.
+Outcome Forwarder::outcome(DatabaseCall &call, const PGresult *result) const {
+  Outcome outcome;
+  const ExecStatusType status = result == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(result);
+  if (status == PGRES_PIPELINE_ABORTED && !call.resent) {
+    call.resent = true;
+    outcome.kind = Outcome::Kind::resend;
+    return outcome;
   }
-}
-
-// ping checks that a pooled connection answers at all.
-HttpAnswer Forwarder::ping(DatabaseSlot &slot) const noexcept {
-  bool reconnected = false;
-  for (;;) {
-    try {
-      pqxx::nontransaction transaction(slot.connection());
-      transaction.exec("SELECT 1");
-      HttpAnswer answer;
-      answer.status = 200;
-      answer.headers = {{"content-type", "application/json"}};
-      answer.body = R"({"status":"ready"})";
-      return answer;
-    } catch (...) {
-      auto failure = classify_failure(std::current_exception());
-      if (failure == DatabaseFailure::connection) {
-        bool stale = slot.reused() && !reconnected;
-        slot.discard();
-        if (stale) {
-          reconnected = true;
-          continue;
-        }
-      }
-      return failure_answer(failure);
+  if (status == PGRES_TUPLES_OK) {
+    if (call.ping) {
+      outcome.answer = ready_answer();
+      return outcome;
     }
+    if (PQntuples(result) < 1 || PQnfields(result) < 4) {
+      std::cerr << "authflow-gateway: the gateway's statement returned no row\n";
+      outcome.answer = failure_answer(DatabaseFailure::other);
+      return outcome;
+    }
+    if (text_of(result, 0) != "t") {
+      outcome.answer = failure_answer(DatabaseFailure::busy);
+      return outcome;
+    }
+    if (PQgetisnull(result, 0, 1)) {
+      std::cerr << "authflow-gateway: the HTTP function returned no row\n";
+      outcome.answer = failure_answer(DatabaseFailure::other);
+      return outcome;
+    }
+    auto answer = answer_from_sql(std::atoi(PQgetvalue(result, 0, 1)),
+                                  PQgetisnull(result, 0, 2) ? "null" : text_of(result, 2), text_of(result, 3));
+    if (!answer) {
+      std::cerr << "authflow-gateway: the HTTP function returned an invalid status or headers\n";
+      outcome.answer = failure_answer(DatabaseFailure::other);
+      return outcome;
+    }
+    outcome.answer = std::move(*answer);
+    return outcome;
   }
+  const char *field = result == nullptr ? nullptr : PQresultErrorField(result, PG_DIAG_SQLSTATE);
+  const std::string state = field == nullptr ? "" : field;
+  const DatabaseFailure failure = classify_state(state);
+  const bool conflict = failure == DatabaseFailure::serialization || failure == DatabaseFailure::deadlock;
+  if (conflict && call.conflicts < retries_) {
+    ++call.conflicts;
+    metrics_.record_retry(failure_label(failure));
+    outcome.kind = Outcome::Kind::retry;
+    return outcome;
+  }
+  if (failure == DatabaseFailure::other) {
+    // Only the SQLSTATE: a message may quote the request's data.
+    std::cerr << "authflow-gateway: database call failed with SQLSTATE " << state << "\n";
+  }
+  outcome.answer = failure_answer(failure);
+  return outcome;
 }
 
 } // namespace authflow::gateway

@@ -1,9 +1,10 @@
 // main.cpp: authflow-gateway, an HTTP front for the SQL function authflow.http.
 #include "access_log.hpp"
 #include "config.hpp"
+#include "database.hpp"
 #include "forwarder.hpp"
+#include "io_threads.hpp"
 #include "metrics.hpp"
-#include "pool.hpp"
 #include "server.hpp"
 
 #include <boost/asio.hpp>
@@ -15,7 +16,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
-#include <thread>
 #include <vector>
 
 namespace {
@@ -49,25 +49,16 @@ int main(int argc, char **argv) {
   }
   const Config config = *parsed.config;
 
-  // A database host that drops packets must not hold a worker in connect() for minutes:
-  // unless the conninfo or the environment says otherwise, give up after the request timeout.
-  if (std::getenv("PGCONNECT_TIMEOUT") == nullptr) {
-    auto seconds = std::max<long long>(2, (config.request_timeout.count() + 999) / 1000);
-    setenv("PGCONNECT_TIMEOUT", std::to_string(seconds).c_str(), 0);
-  }
-
   // A database connection that breaks mid-write must not kill the process.
   std::signal(SIGPIPE, SIG_IGN);
   raise_open_file_limit();
 
-  boost::asio::io_context io(static_cast<int>(config.io_threads));
+  IoThreads threads(config.io_threads);
   Metrics metrics;
   AccessLog access_log;
   Forwarder forwarder(config, metrics);
-  ConnectionPool pool(
-      config.database, [&forwarder](pqxx::connection &connection) { forwarder.setup(connection); }, config.pool_size,
-      config.request_timeout, metrics);
-  Server server({io, config, pool, forwarder, metrics, access_log});
+  Database database(threads, config, forwarder, metrics);
+  Server server({threads, config, database, metrics, access_log});
 
   boost::asio::ip::tcp::endpoint endpoint;
   try {
@@ -78,23 +69,22 @@ int main(int argc, char **argv) {
     return 1;
   }
 
-  boost::asio::signal_set signals(io, SIGTERM, SIGINT);
-  signals.async_wait([&server](const boost::system::error_code &error, int) {
-    if (!error)
-      server.drain();
+  // After the drain the database connections close and the IO threads run out of work.
+  boost::asio::signal_set signals(threads.context(0), SIGTERM, SIGINT);
+  signals.async_wait([&](const boost::system::error_code &error, int) {
+    if (!error) {
+      server.drain([&] {
+        database.stop();
+        threads.release();
+      });
+    }
   });
   server.start_accepting();
+  database.start();
   std::printf("listening on %s\n", describe(endpoint).c_str());
   std::fflush(stdout);
 
-  std::vector<std::thread> threads;
-  for (std::size_t i = 1; i < config.io_threads; ++i)
-    threads.emplace_back([&io] { io.run(); });
-  io.run();
-  for (auto &thread : threads)
-    thread.join();
-
-  pool.stop();
+  threads.run();
   std::fprintf(stderr, "authflow-gateway: stopped\n");
   return 0;
 }

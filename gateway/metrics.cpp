@@ -115,12 +115,16 @@ std::string Metrics::render() const {
   out << "# HELP authflow_gateway_pool_connections Size of the database connection pool.\n"
       << "# TYPE authflow_gateway_pool_connections gauge\n"
       << "authflow_gateway_pool_connections " << pool_size_.load() << "\n"
-      << "# HELP authflow_gateway_pool_connections_in_use Database connections busy with a call.\n"
+      << "# HELP authflow_gateway_pool_connections_in_use Database connections with at least one call in flight.\n"
       << "# TYPE authflow_gateway_pool_connections_in_use gauge\n"
       << "authflow_gateway_pool_connections_in_use " << pool_busy_.load() << "\n"
-      << "# HELP authflow_gateway_pool_waiting_requests Requests waiting for a free database connection.\n"
+      << "# HELP authflow_gateway_pool_waiting_requests Requests waiting for a database connection to be set up.\n"
       << "# TYPE authflow_gateway_pool_waiting_requests gauge\n"
-      << "authflow_gateway_pool_waiting_requests " << pool_waiting_.load() << "\n";
+      << "authflow_gateway_pool_waiting_requests " << pool_waiting_.load() << "\n"
+      << "# HELP authflow_gateway_pool_requests_in_flight Calls sent to the database (in a pipeline) and not answered "
+         "yet.\n"
+      << "# TYPE authflow_gateway_pool_requests_in_flight gauge\n"
+      << "authflow_gateway_pool_requests_in_flight " << pool_in_flight_.load() << "\n";
 
   out << "# HELP authflow_gateway_database_errors_total Failed database calls, by kind.\n"
       << "# TYPE authflow_gateway_database_errors_total counter\n";

@@ -29,6 +29,8 @@ public:
   void pool_busy_add(std::int64_t delta) { pool_busy_ += delta; }
   // pool_waiting_add moves the waiting-requests gauge.
   void pool_waiting_add(std::int64_t delta) { pool_waiting_ += delta; }
+  // pool_in_flight_add moves the gauge of calls sent to the database and not answered yet.
+  void pool_in_flight_add(std::int64_t delta) { pool_in_flight_.fetch_add(delta, std::memory_order_relaxed); }
 
   // render writes every metric in the Prometheus text exposition format 0.0.4.
   std::string render() const;
@@ -61,6 +63,7 @@ private:
   std::atomic<std::int64_t> pool_size_{0};
   std::atomic<std::int64_t> pool_busy_{0};
   std::atomic<std::int64_t> pool_waiting_{0};
+  std::atomic<std::int64_t> pool_in_flight_{0};
 };
 
 // escape_label_value escapes a Prometheus label value (backslash, quote, newline).

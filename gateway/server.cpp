@@ -10,8 +10,8 @@ namespace authflow::gateway {
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
-// Server's acceptor runs on its own strand; each connection gets another.
-Server::Server(Services services) : services_(services), acceptor_(net::make_strand(services.io)) {}
+// Server's acceptor runs on thread 0; each connection is handed to the next IO thread in turn.
+Server::Server(Services services) : services_(services), acceptor_(services.threads.context(0)) {}
 
 // listen opens the socket with SO_REUSEADDR so that a restarted gateway can bind at once.
 tcp::endpoint Server::listen() {
@@ -27,9 +27,9 @@ tcp::endpoint Server::listen() {
 // start_accepting is called once, after listen().
 void Server::start_accepting() { accept_next(); }
 
-// accept_next hands every new socket to a Session, unless the server is draining.
+// accept_next hands every new socket to a Session on its IO thread, unless the server is draining.
 void Server::accept_next() {
-  acceptor_.async_accept(net::make_strand(services_.io), [this](boost::system::error_code error, tcp::socket socket) {
+  acceptor_.async_accept(services_.threads.next(), [this](boost::system::error_code error, tcp::socket socket) {
     if (error == net::error::operation_aborted || !acceptor_.is_open())
       return;
     if (!error) {
@@ -46,7 +46,7 @@ void Server::accept_next() {
 }
 
 // drain runs once, from the signal handler.
-void Server::drain() {
+void Server::drain(std::function<void()> drained) {
   if (draining_.exchange(true))
     return;
   net::post(acceptor_.get_executor(), [this] {
@@ -55,11 +55,13 @@ void Server::drain() {
   });
   std::vector<std::shared_ptr<Session>> open;
   {
-    std::lock_guard<std::mutex> lock(sessions_mutex_);
+    std::unique_lock<std::mutex> lock(sessions_mutex_);
+    drained_ = std::move(drained);
     for (auto &[key, weak] : sessions_) {
       if (auto session = weak.lock())
         open.push_back(std::move(session));
     }
+    maybe_drained(lock);
   }
   for (auto &session : open)
     session->drain();
@@ -73,8 +75,19 @@ void Server::remember(const std::shared_ptr<Session> &session) {
 
 // forget is called by a session's destructor.
 void Server::forget(const Session *session) {
-  std::lock_guard<std::mutex> lock(sessions_mutex_);
+  std::unique_lock<std::mutex> lock(sessions_mutex_);
   sessions_.erase(session);
+  maybe_drained(lock);
+}
+
+void Server::maybe_drained(std::unique_lock<std::mutex> &lock) {
+  if (!draining() || !sessions_.empty() || !drained_)
+    return;
+  auto drained = std::move(drained_);
+  drained_ = nullptr;
+  lock.unlock();
+  drained();
+  lock.lock();
 }
 
 } // namespace authflow::gateway

@@ -231,31 +231,23 @@ void Session::handle() {
   forward(false, {method_, std::move(target), headers_json(request, client), std::move(request.body())});
 }
 
-// forward runs on a database worker; the answer is posted back to this connection's strand.
-// The work guard keeps the IO threads running while a call is out (shutdown drains them).
+// forward hands the call to the database; its answer comes back on whichever IO thread owns the
+// database connection that served it, and is dispatched to this connection's thread (inline when
+// that is the same thread). The deadline counts from the complete request.
 void Session::forward(bool ping, HttpCall call) {
-  auto guard = std::make_shared<net::executor_work_guard<net::io_context::executor_type>>(
-      net::make_work_guard(server_.services().io));
-  auto self = shared_from_this();
-  auto run = [self, guard, ping, call = std::move(call)](DatabaseSlot &slot) {
-    const auto &forwarder = self->server_.services().forwarder;
-    HttpAnswer result = ping ? forwarder.ping(slot) : forwarder.call(slot, call);
+  auto &services = server_.services();
+  auto pending = std::make_unique<DatabaseCall>();
+  pending->ping = ping;
+  pending->request = std::move(call);
+  pending->deadline = std::chrono::steady_clock::now() + services.config.request_timeout;
+  pending->deadline_wall = std::chrono::system_clock::now() + services.config.request_timeout;
+  pending->done = [self = shared_from_this(), ping](HttpAnswer result) {
     if (ping)
       result.route = "GET /readyz";
-    return std::function<void()>([self, result = std::move(result)]() mutable {
-      net::post(self->stream_.get_executor(),
-                [self, result = std::move(result)]() mutable { self->answer(std::move(result)); });
-    });
+    net::dispatch(self->stream_.get_executor(),
+                  [self, result = std::move(result)]() mutable { self->answer(std::move(result)); });
   };
-  auto expire = [self, guard, ping] {
-    self->server_.services().metrics.record_database_error("pool_timeout");
-    HttpAnswer result = error_answer(503, "DATABASE_BUSY", "no database connection free in time");
-    if (ping)
-      result.route = "GET /readyz";
-    net::post(self->stream_.get_executor(),
-              [self, result = std::move(result)]() mutable { self->answer(std::move(result)); });
-  };
-  server_.services().pool.submit(std::move(run), std::move(expire));
+  services.database.submit(std::move(pending));
 }
 
 // answer builds the response from the answer's status, headers and body.
@@ -277,8 +269,9 @@ void Session::answer(HttpAnswer result, bool close_after) {
   auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
   auto &services = server_.services();
   std::string route = services.metrics.record_request(result.route, result.status, elapsed);
-  services.access_log.write(
-      {std::chrono::system_clock::now(), method_, std::move(route), result.status, elapsed * 1000.0, result.tenant});
+  if (services.access_log.append({std::chrono::system_clock::now(), method_, std::move(route), result.status,
+                                  elapsed * 1000.0, result.tenant}))
+    net::post(stream_.get_executor(), [&log = services.access_log] { log.flush(); });
 
   stream_.expires_after(services.config.read_timeout);
   http::async_write(stream_, response_,

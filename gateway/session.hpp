@@ -49,10 +49,10 @@ private:
   // fail_read answers a malformed or oversized request, or just closes on a network error.
   void fail_read(boost::beast::error_code error);
 
-  // handle answers gateway-own routes and forwards everything else to the pool.
+  // handle answers gateway-own routes and forwards everything else to the database.
   void handle();
 
-  // forward queues the database call; the answer comes back through answer().
+  // forward sends the database call; the answer comes back through answer().
   void forward(bool ping, HttpCall call);
 
   // answer writes the response, counts it and logs it.

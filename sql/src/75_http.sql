@@ -84,20 +84,12 @@ COMMENT ON FUNCTION authflow.http_tenant_headers() IS 'The request headers that 
 -- Any other name is taken as it is written.
 CREATE OR REPLACE FUNCTION authflow.http_tenant_name(headers jsonb)
 RETURNS text
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
-AS $$
-DECLARE
-  header text;
-  value text;
-BEGIN
-  FOREACH header IN ARRAY authflow.http_header_names('tenant') LOOP
-    value := headers ->> header;
-    IF value IS NOT NULL THEN
-      RETURN authflow.tenant_canonical_name(value);
-    END IF;
-  END LOOP;
-  RETURN 'default';
-END $$;
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+-- SQL, so that the planner inlines it: a request without any tenant header (the common case)
+-- costs one ?| test, no PL/pgSQL call.
+RETURN CASE WHEN headers ?| authflow.http_header_names('tenant')
+            THEN coalesce(authflow.tenant_canonical_name(authflow.http_header(headers, 'tenant')), 'default')
+            ELSE 'default' END;
 COMMENT ON FUNCTION authflow.http_tenant_name(jsonb) IS
   'Internal: the tenant a request names (the first of http_tenant_headers present, canonical), default when none';
 
@@ -415,16 +407,6 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN nullif(headers ->> 'user-agent', '');
 COMMENT ON FUNCTION authflow.http_user_agent(jsonb) IS 'Internal: the User-Agent of a request, NULL when none';
 
--- http_access_token is the access token of a request: Authorization: Bearer, else the
--- access_token header family (Stack's SDK). SQL, so that the hot route inlines it.
-CREATE OR REPLACE FUNCTION authflow.http_access_token(headers jsonb)
-RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN CASE WHEN lower(left(headers ->> 'authorization', 7)) = 'bearer ' THEN ltrim(substr(headers ->> 'authorization', 8))
-            ELSE authflow.http_header(headers, 'access_token') END;
-COMMENT ON FUNCTION authflow.http_access_token(jsonb) IS
-  'Internal: the access token of a request (Authorization: Bearer, else x-stack-access-token / x-hexclave-access-token)';
-
 -- http_access_token_problem is the 401 of a request whose access token is missing (presented
 -- false) or invalid, expired or of another tenant (presented true).
 CREATE OR REPLACE FUNCTION authflow.http_access_token_problem(presented boolean)
@@ -445,41 +427,58 @@ LANGUAGE sql IMMUTABLE
 RETURN authflow.http_error(404, 'SESSION_NOT_FOUND', 'no such session');
 COMMENT ON FUNCTION authflow.http_session_not_found() IS 'Internal: the 404 response for a session id that is not the user''s';
 
--- GET /api/v1/sessions/current, the hot route: no subtransaction, nothing raised. It sets the
--- route header itself. No SET clause: its only caller, authflow.http, pins search_path already,
--- and a nested SET would switch GUCs twice per request. The tenant rule is that of every route:
--- the request's tenant (default without a header) must be the token's. The access token is
--- Authorization: Bearer, else the access_token header family (Stack's SDK). It finishes its
--- answers itself, as http_answer does those of the other routes (x-authflow-tenant, and the
--- error-status override), which keeps the route at one function call.
-CREATE OR REPLACE FUNCTION authflow.http_session_current(headers jsonb)
+-- http_access_token is the access token of a request: Authorization: Bearer, else the
+-- access_token header family (Stack's SDK); NULL when there is none. SQL, so that it is inlined.
+CREATE OR REPLACE FUNCTION authflow.http_access_token(headers jsonb)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN lower(left(headers ->> 'authorization', 7)) = 'bearer ' THEN ltrim(substr(headers ->> 'authorization', 8))
+            ELSE authflow.http_header(headers, 'access_token') END;
+COMMENT ON FUNCTION authflow.http_access_token(jsonb) IS
+  'Internal: the access token of a request (Authorization: Bearer, else the access_token header family), NULL when none';
+
+-- http_session_json is the body of the hot route's answer, written once in C++ from the same
+-- three primary-key probes as session_validate (extension/pg_session_validate.cpp).
+CREATE OR REPLACE FUNCTION authflow.http_session_json(access_token text, tenant text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'authflow_http_session_json'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION authflow.http_session_json(text, text) IS
+  'Internal: the session of a live access token of that tenant as the JSON text to_jsonb gives session_validate''s row; NULL when there is none';
+
+-- http_session_headers are the headers of the hot route's 200: authflow.http's C++ fast path
+-- takes them from here (once per backend), and http_serve writes them.
+CREATE OR REPLACE FUNCTION authflow.http_session_headers(tenant_name text)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN jsonb_build_object('content-type', 'application/json', 'x-authflow-route', 'GET /api/v1/sessions/current',
+                          'x-authflow-tenant', left(tenant_name, 128));
+COMMENT ON FUNCTION authflow.http_session_headers(text) IS
+  'Internal: the headers of GET /api/v1/sessions/current''s 200 for a tenant';
+
+-- http_session_refused answers GET /api/v1/sessions/current when http_session_json found no
+-- session of the request's tenant: the unknown tenant, the invalid token or the missing one,
+-- finished as http_answer finishes the answers of the other routes (x-authflow-tenant, and the
+-- error-status override). authflow.http's C++ fast path calls it directly, hence SECURITY DEFINER.
+CREATE OR REPLACE FUNCTION authflow.http_session_refused(headers jsonb, tenant_name text)
 RETURNS authflow.http_response
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  tenant_name text := authflow.http_tenant_name(headers);
-  access_token text := authflow.http_access_token(headers);
-  session record;
-  unknown authflow.http_response;
+  refusal authflow.http_response;
 BEGIN
-  IF access_token IS NOT NULL THEN
-    SELECT * INTO session FROM authflow.session_validate(access_token);
-    IF FOUND AND session.tenant = tenant_name THEN
-      RETURN ROW(200, jsonb_build_object('content-type', 'application/json', 'x-authflow-route', 'GET /api/v1/sessions/current',
-                                         'x-authflow-tenant', left(tenant_name, 128)),
-                 to_jsonb(session)::text)::authflow.http_response;
-    END IF;
-  END IF;
   IF NOT EXISTS (SELECT FROM authflow.tenants AS t WHERE t.name = tenant_name) THEN
-    unknown := authflow.http_project_not_found(tenant_name);
+    refusal := authflow.http_project_not_found(tenant_name);
   ELSE
-    unknown := authflow.http_access_token_problem(access_token IS NOT NULL);
+    refusal := authflow.http_access_token_problem(authflow.http_access_token(headers) IS NOT NULL);
   END IF;
-  unknown.headers := unknown.headers || jsonb_build_object('x-authflow-route', 'GET /api/v1/sessions/current',
+  refusal.headers := refusal.headers || jsonb_build_object('x-authflow-route', 'GET /api/v1/sessions/current',
                                                            'x-authflow-tenant', left(tenant_name, 128));
-  RETURN authflow.http_override_error_status(unknown, headers);
+  RETURN authflow.http_override_error_status(refusal, headers);
 END $$;
-COMMENT ON FUNCTION authflow.http_session_current(jsonb) IS 'Internal: GET /api/v1/sessions/current';
+COMMENT ON FUNCTION authflow.http_session_refused(jsonb, text) IS
+  'Internal: the answer of GET /api/v1/sessions/current without a live session of the request''s tenant (400 or 401)';
 
 -- http_routes is every route authflow.http serves: its path template and allowed methods.
 CREATE OR REPLACE FUNCTION authflow.http_routes()
@@ -706,34 +705,41 @@ END $$;
 COMMENT ON FUNCTION authflow.http_answer(authflow.http_response, jsonb) IS
   'Internal: a response with the error-status override applied and x-authflow-tenant set';
 
-CREATE OR REPLACE FUNCTION authflow.http(method text, path text, headers jsonb, body text)
-RETURNS SETOF authflow.http_response
+-- http_serve is the HTTP API in SQL, every route: authflow.http serves the hot route's 200 itself
+-- and hands every other request here.
+CREATE OR REPLACE FUNCTION authflow.http_serve(method text, path text, headers jsonb, body text)
+RETURNS authflow.http_response
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   route_path text := split_part(path, '?', 1);
+  tenant_name text;
+  session_json text;
   template text;
   methods text[];
   response authflow.http_response;
   state text;
   message text;
 BEGIN
-  -- The hot route first: served right here, no route lookup, no subtransaction, nothing raised.
-  IF path = '/api/v1/sessions/current' AND method = 'GET' THEN
-    RETURN NEXT authflow.http_session_current(headers);
-    RETURN;
+  -- The hot route, GET /api/v1/sessions/current (with or without a query string), first: no route
+  -- lookup, no subtransaction, no query, nothing raised on the way to its 200. The tenant rule is
+  -- that of every route: the request's tenant (default without a header) must be the token's.
+  -- The body is written once, as text, by http_session_json.
+  IF route_path = '/api/v1/sessions/current' AND method = 'GET' THEN
+    tenant_name := authflow.http_tenant_name(headers);
+    session_json := authflow.http_session_json(authflow.http_access_token(headers), tenant_name);
+    IF session_json IS NULL THEN
+      RETURN authflow.http_session_refused(headers, tenant_name);
+    END IF;
+    RETURN ROW(200, authflow.http_session_headers(tenant_name), session_json);
   END IF;
   SELECT r.template, r.methods INTO template, methods FROM authflow.http_route(route_path) AS r;
   IF template IS NULL THEN
-    RETURN NEXT authflow.http_answer(authflow.http_error(404, 'NOT_FOUND', 'no such route', '{"x-authflow-route": "other"}'), headers);
-    RETURN;
+    RETURN authflow.http_answer(authflow.http_error(404, 'NOT_FOUND', 'no such route', '{"x-authflow-route": "other"}'), headers);
   ELSIF method IS NULL OR NOT method = ANY (methods) THEN
     response := authflow.http_error(405, 'METHOD_NOT_ALLOWED', 'method not allowed',
                                     jsonb_build_object('allow', array_to_string(methods, ', ')));
-  ELSIF method = 'GET' AND template = '/api/v1/sessions/current' THEN  -- with a query string
-    RETURN NEXT authflow.http_session_current(headers);
-    RETURN;
   ELSE
     -- A client's mistake rolls back what the request did (the block's subtransaction) and becomes
     -- a 4xx; anything else is raised again for the gateway (retry on 40001/40P01, else 5xx).
@@ -751,7 +757,21 @@ BEGIN
   -- client's raw method (each distinct label is a series the gateway keeps).
   response.headers := response.headers || jsonb_build_object('x-authflow-route',
     CASE WHEN method = ANY (methods) THEN method || ' ' || template ELSE 'other' END);
-  RETURN NEXT authflow.http_answer(response, headers);
+  RETURN authflow.http_answer(response, headers);
 END $$;
+COMMENT ON FUNCTION authflow.http_serve(text, text, jsonb, text) IS
+  'Internal: the HTTP API in SQL, every route; authflow.http answers with it (and serves the hot route''s 200 itself)';
+
+-- authflow.http is C++ (extension/pg_http.cpp) in front of http_serve: GET /api/v1/sessions/current
+-- with a bearer token of the default tenant (no tenant header) is answered there, from the same
+-- lookup as http_session_json and the headers of http_session_headers, without a PL/pgSQL call,
+-- a GUC switch or a jsonb value built per request; http_session_refused answers when the token
+-- finds no session, and http_serve every other request. It reads the tables like a SECURITY
+-- DEFINER function and resolves nothing by the caller's search_path; EXECUTE on it is what the
+-- gateway's role is granted. tests/sql/http.sql holds its answers equal to http_serve's.
+CREATE OR REPLACE FUNCTION authflow.http(method text, path text, headers jsonb, body text)
+RETURNS SETOF authflow.http_response
+AS 'MODULE_PATHNAME', 'authflow_http'
+LANGUAGE C VOLATILE ROWS 1;
 COMMENT ON FUNCTION authflow.http(text, text, jsonb, text) IS
   'The HTTP API in one function: routes a request (method, path with optional query, lower-case headers, body) and returns status, headers and body. The gateway calls only this.';

@@ -199,3 +199,7 @@ END $$;
 
 -- sessions.kind: no CHECK constraint (see sql/state/20_tables.sql).
 ALTER TABLE authflow.sessions DROP CONSTRAINT sessions_kind_check;
+-- GET /api/v1/sessions/current is served by authflow.http itself from 0.2.0 on, its body written
+-- once by http_session_json; what 0.1.0's http_session_current did on the other answers is
+-- http_session_refused.
+DROP FUNCTION authflow.http_session_current(jsonb);

@@ -7,9 +7,11 @@
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <unistd.h>
 
 #include <atomic>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -95,6 +97,39 @@ TEST(DatabaseRestart, RestartUnderLoadAnswers503OrSuccessThenRecovers) {
     EXPECT_TRUE(status == 201 || status == 503) << count << " answers with status " << status;
   }
   EXPECT_GT(statuses[201], 0);
+}
+
+TEST(DatabaseRestart, RequestsInFlightWhenTheDatabaseStopsAreEachAnsweredOnce) {
+  GatewayProcess gateway({"--http-function", test_function(), "--pool-size", "2", "--request-timeout", "30s"});
+  const int in_flight = 6;
+  const long long key = static_cast<long long>(::getpid()) * 100 + 60;
+  ClusterRestarter restarter;
+  std::vector<std::unique_ptr<HttpClient>> clients;
+  {
+    HeldLock lock(key); // dies with the database
+    for (int i = 0; i < in_flight; ++i) {
+      clients.push_back(std::make_unique<HttpClient>(gateway.port(), seconds(60)));
+      clients.back()->write(make_request(boost::beast::http::verb::get, "/wait-lock?key=" + std::to_string(key)));
+    }
+    ASSERT_TRUE(wait_for_metric(gateway.port(), "authflow_gateway_pool_requests_in_flight", in_flight, seconds(30)));
+    ASSERT_EQ(cluster_command("stop"), 0);
+  }
+  for (auto &client : clients) {
+    auto response = client->read_response();
+    const int status = response.result_int();
+    EXPECT_TRUE(status == 201 || (status == 503 && response["x-known-error"] == "DATABASE_UNAVAILABLE"))
+        << "status " << status << ": " << response.body();
+  }
+  EXPECT_EQ(metric_value(gateway.port(), "authflow_gateway_pool_requests_in_flight"), 0);
+
+  ASSERT_EQ(cluster_command("start"), 0);
+  EXPECT_TRUE(wait_until_ok(gateway.port(), "/readyz", 200, seconds(30)));
+  // The next answer on each connection is that of its next request: nothing was answered twice.
+  for (int i = 0; i < in_flight; ++i) {
+    auto response = clients[i]->get("/echo?after=" + std::to_string(i));
+    ASSERT_EQ(response.result_int(), 201) << response.body();
+    EXPECT_EQ(json::parse(response.body())["target"], "/echo?after=" + std::to_string(i));
+  }
 }
 
 } // namespace

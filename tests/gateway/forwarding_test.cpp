@@ -108,6 +108,31 @@ TEST_F(Forwarding, HeaderWithLineBreakFromSqlIsRefused) {
   EXPECT_EQ(response.count(http::field::set_cookie), 0u);
 }
 
+TEST_F(Forwarding, HeaderValuesFromSqlAreStringsListsOrNumbers) {
+  auto numbers = get_once(port(), "/shaped-headers?shape=numbers");
+  ASSERT_EQ(numbers.result_int(), 200);
+  EXPECT_EQ(numbers["x-int"], "5");
+  EXPECT_EQ(numbers["x-float"], "1.5");
+  auto list = get_once(port(), "/shaped-headers?shape=list");
+  std::vector<std::string> lines;
+  for (const auto &field : list) {
+    if (field.name_string() == "x-list")
+      lines.emplace_back(field.value());
+  }
+  EXPECT_EQ(lines, (std::vector<std::string>{"a", "b"})) << "one header line per item, in order";
+  auto upper = get_once(port(), "/shaped-headers?shape=upper-case");
+  EXPECT_EQ(upper["x-upper"], "yes");
+  auto managed = get_once(port(), "/shaped-headers?shape=managed");
+  EXPECT_EQ(managed["x-ok"], "yes");
+  EXPECT_EQ(managed[http::field::content_length], "1") << "the gateway frames the body itself";
+  EXPECT_TRUE(managed.keep_alive()) << "and manages the connection";
+  for (const char *shape : {"object", "boolean", "list-of-numbers"}) {
+    auto refused = get_once(port(), std::string("/shaped-headers?shape=") + shape);
+    EXPECT_EQ(refused.result_int(), 500) << shape;
+    EXPECT_EQ(refused["x-known-error"], "INTERNAL_ERROR") << shape;
+  }
+}
+
 TEST_F(Forwarding, SerializationFailureIsRetriedAndCounted) {
   const std::string series = "authflow_gateway_database_retries_total{reason=\"serialization_failure\"}";
   reset_conflicts();

@@ -109,6 +109,38 @@ bool HttpClient::closed_by_server(std::chrono::milliseconds timeout) {
   return result == net::error::eof || result == net::error::connection_reset;
 }
 
+void KeepAliveClient::connect(unsigned short port, std::function<void(bool)> done) {
+  stream_.expires_after(std::chrono::seconds(60));
+  stream_.async_connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port),
+                        [self = shared_from_this(), done](beast::error_code error) { done(!error); });
+}
+
+void KeepAliveClient::send(int count, Target target, OnAnswer on_answer) {
+  count_ = count;
+  target_ = std::move(target);
+  on_answer_ = std::move(on_answer);
+  next();
+}
+
+// next writes request sent_, reads its answer, and goes on.
+void KeepAliveClient::next() {
+  if (sent_ == count_)
+    return;
+  request_ = make_request(http::verb::get, target_(sent_));
+  stream_.expires_after(std::chrono::seconds(60));
+  http::async_write(stream_, request_, [self = shared_from_this()](beast::error_code error, std::size_t) {
+    if (error)
+      return;
+    self->response_ = {};
+    http::async_read(self->stream_, self->buffer_, self->response_, [self](beast::error_code error, std::size_t) {
+      if (error)
+        return;
+      self->on_answer_(self->sent_++, self->response_);
+      self->next();
+    });
+  });
+}
+
 // get_once is the common one-request case.
 Response get_once(unsigned short port, const std::string &target) { return HttpClient(port).get(target); }
 
@@ -122,6 +154,16 @@ double metric_value(unsigned short port, const std::string &series) {
     }
   }
   return 0;
+}
+
+// wait_for_metric asks again as soon as the previous answer came: the condition, not a pause.
+bool wait_for_metric(unsigned short port, const std::string &series, double value, std::chrono::milliseconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (metric_value(port, series) >= value)
+      return true;
+  }
+  return false;
 }
 
 } // namespace authflow::testing

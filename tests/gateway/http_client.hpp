@@ -6,7 +6,9 @@
 #include <boost/beast/http.hpp>
 
 #include <chrono>
+#include <functional>
 #include <map>
+#include <memory>
 #include <string>
 
 namespace authflow::testing {
@@ -56,8 +58,40 @@ private:
   boost::beast::flat_buffer buffer_;
 };
 
+// KeepAliveClient is one asynchronous keep-alive connection on the caller's io_context: it
+// connects, then sends GET requests one after the other, each once the previous answer came,
+// and hands every answer on; it stops at the first error or after the last request.
+class KeepAliveClient : public std::enable_shared_from_this<KeepAliveClient> {
+public:
+  using Target = std::function<std::string(int)>; // the target of request i
+  using OnAnswer = std::function<void(int, const Response &)>;
+
+  explicit KeepAliveClient(boost::asio::io_context &io) : stream_(io) {}
+
+  // connect opens the connection (deadline 60 s); done(true) once it is open.
+  void connect(unsigned short port, std::function<void(bool)> done);
+
+  // send sends `count` requests in turn.
+  void send(int count, Target target, OnAnswer on_answer);
+
+private:
+  void next();
+
+  boost::beast::tcp_stream stream_;
+  boost::beast::flat_buffer buffer_;
+  Request request_;
+  Response response_;
+  int count_ = 0, sent_ = 0;
+  Target target_;
+  OnAnswer on_answer_;
+};
+
 // get_once opens a connection, sends one GET and returns the response.
 Response get_once(unsigned short port, const std::string &target);
+
+// wait_for_metric polls /metrics (bounded) until the series reaches at least `value`; false
+// when it did not in time.
+bool wait_for_metric(unsigned short port, const std::string &series, double value, std::chrono::milliseconds limit);
 
 // metric_value reads one series (name plus labels, exactly as rendered) from /metrics; 0 when
 // the series is absent.

@@ -2,7 +2,11 @@
 // tests check forwarding, retries and errors without depending on the real routes.
 #pragma once
 
+#include <pqxx/pqxx>
+
+#include <memory>
 #include <string>
+#include <vector>
 
 namespace authflow::testing {
 
@@ -17,5 +21,25 @@ void reset_conflicts();
 
 // run_sql runs statements on a new connection to the test cluster.
 void run_sql(const std::string &sql);
+
+// records is what /record?id=X recorded so far.
+std::vector<std::string> records();
+
+// HeldLock holds advisory lock `key` on a connection of its own until release() (or its end):
+// requests to /wait-lock?key=K wait in the database until then.
+class HeldLock {
+public:
+  explicit HeldLock(long long key);
+  ~HeldLock();
+  HeldLock(const HeldLock &) = delete;
+  HeldLock &operator=(const HeldLock &) = delete;
+
+  // release lets the waiting requests go on.
+  void release();
+
+private:
+  long long key_;
+  std::unique_ptr<pqxx::connection> connection_;
+};
 
 } // namespace authflow::testing

@@ -2,7 +2,7 @@
 BEGIN;
 \ir ../fixtures/clean_slate.sql
 \ir ../fixtures/http_call.sql
-SELECT plan(133);
+SELECT plan(141);
 
 
 -- Routing.
@@ -124,6 +124,25 @@ SELECT is((pg_temp.current((SELECT j ->> 'refresh_token' FROM created))).status,
 SELECT is((pg_temp.current((SELECT j ->> 'access_token' FROM created), '{"x-tenant-id": "http-other"}')).status, 401,
           'a token of another tenant than the header''s: 401');
 SELECT is((pg_temp.current(repeat('z', 100000))).status, 401, 'a huge bearer: 401');
+-- The body is written once by http_session_json: it must be the very text to_jsonb gives
+-- session_validate's row, whatever the values hold (quotes, backslashes, non-ASCII, no handle).
+CREATE TEMP TABLE odd_session AS
+  SELECT * FROM authflow.session_create(E'did:plc:"odd\\' || chr(233) || chr(128512) || E'\t', NULL);
+SELECT is((pg_temp.current((SELECT access_token FROM odd_session))).body,
+          (SELECT to_jsonb(v)::text FROM authflow.session_validate((SELECT access_token FROM odd_session)) AS v),
+          'current: the body is to_jsonb of session_validate''s row, to the byte (escapes, no handle)');
+SELECT is((pg_temp.current((SELECT j ->> 'access_token' FROM created))).body,
+          (SELECT to_jsonb(v)::text FROM authflow.session_validate((SELECT j ->> 'access_token' FROM created)) AS v),
+          'current: ... and with a handle');
+SELECT is((pg_temp.current((SELECT j ->> 'access_token' FROM created))).headers,
+          '{"content-type": "application/json", "x-authflow-route": "GET /api/v1/sessions/current", "x-authflow-tenant": "default"}',
+          'current: content type, route and tenant, nothing else');
+SELECT is((pg_temp.call('GET', '/api/v1/sessions/current', (SELECT jsonb_build_object('authorization', 'bEaReR   ' || (j ->> 'access_token')) FROM created))).status,
+          200, 'current: the scheme in any case, spaces after it');
+SELECT is((pg_temp.call('GET', '/api/v1/sessions/current', (SELECT jsonb_build_object('x-stack-access-token', j ->> 'access_token') FROM created))).status,
+          200, 'current: the token in x-stack-access-token (Stack''s SDK)');
+SELECT is(authflow.http_session_json((SELECT j ->> 'access_token' FROM created), 'http-other'), NULL,
+          'http_session_json: NULL for a token of another tenant');
 
 -- POST /api/v1/sessions/current/refresh, with the cookie and with x-refresh-token
 CREATE TEMP TABLE refreshed AS SELECT * FROM pg_temp.call('POST', '/api/v1/sessions/current/refresh',
@@ -264,6 +283,46 @@ SELECT is((authflow.http_error_for('54001', 'stack depth limit exceeded')).statu
 SELECT is((authflow.http_error_for('22P02', 'invalid input syntax')).status, 400, '22P02: 400');
 SELECT is(authflow.http_error_for('40001', 'conflict'), NULL, 'a serialization failure is no client error (retried)');
 SELECT is(authflow.http_error_for('XX000', 'bug'), NULL, 'a bug is no client error (500)');
+
+-- authflow.http answers GET /api/v1/sessions/current with a bearer token of the default tenant
+-- itself (C++); http_serve is the route's definition in SQL. The same answer, to the byte, for
+-- every kind of request the fast path sees or hands on.
+CREATE TEMP TABLE hot_session AS SELECT * FROM authflow.session_create('did:plc:http-hot', 'hot.test');
+CREATE TEMP TABLE hot_requests AS
+  SELECT r.* FROM (SELECT access_token AS live, refresh_token AS refresh FROM hot_session) AS t,
+         (SELECT access_token AS other FROM other_tenant) AS o,
+         (SELECT access_token AS odd FROM odd_session) AS d,
+         LATERAL (VALUES
+           ('a live token', 'GET', '/api/v1/sessions/current', jsonb_build_object('authorization', 'Bearer ' || t.live)),
+           ('a session without a handle, odd characters', 'GET', '/api/v1/sessions/current', jsonb_build_object('authorization', 'Bearer ' || d.odd)),
+           ('the scheme in another case, spaces', 'GET', '/api/v1/sessions/current', jsonb_build_object('authorization', 'BEARER   ' || t.live)),
+           ('with a query string', 'GET', '/api/v1/sessions/current?x=1', jsonb_build_object('authorization', 'Bearer ' || t.live)),
+           ('with other headers', 'GET', '/api/v1/sessions/current', jsonb_build_object('authorization', 'Bearer ' || t.live, 'host', 'h', 'x-authflow-client-address', '127.0.0.1')),
+           ('a refresh token', 'GET', '/api/v1/sessions/current', jsonb_build_object('authorization', 'Bearer ' || t.refresh)),
+           ('a malformed token', 'GET', '/api/v1/sessions/current', '{"authorization": "Bearer nope"}'::jsonb),
+           ('an empty bearer', 'GET', '/api/v1/sessions/current', '{"authorization": "Bearer "}'::jsonb),
+           ('another scheme', 'GET', '/api/v1/sessions/current', '{"authorization": "Basic dTpw"}'::jsonb),
+           ('a token of another tenant', 'GET', '/api/v1/sessions/current', jsonb_build_object('authorization', 'Bearer ' || o.other)),
+           ('... with its tenant header', 'GET', '/api/v1/sessions/current', jsonb_build_object('authorization', 'Bearer ' || o.other, 'x-tenant-id', 'http-other')),
+           ('an unknown tenant', 'GET', '/api/v1/sessions/current', jsonb_build_object('authorization', 'Bearer ' || t.live, 'x-stack-project-id', 'nobody')),
+           ('Stack''s token header', 'GET', '/api/v1/sessions/current', jsonb_build_object('x-stack-access-token', t.live)),
+           ('no token', 'GET', '/api/v1/sessions/current', '{}'::jsonb),
+           ('no token, errors as 200', 'GET', '/api/v1/sessions/current', '{"x-stack-override-error-status": "true"}'::jsonb),
+           ('a bearer that is no string', 'GET', '/api/v1/sessions/current', '{"authorization": 5}'::jsonb),
+           ('headers that are no object', 'GET', '/api/v1/sessions/current', '[1]'::jsonb),
+           ('NULL headers', 'GET', '/api/v1/sessions/current', NULL::jsonb),
+           ('HEAD', 'HEAD', '/api/v1/sessions/current', jsonb_build_object('authorization', 'Bearer ' || t.live)),
+           ('another path', 'GET', '/api/v1/sessions/currently', jsonb_build_object('authorization', 'Bearer ' || t.live))
+         ) AS r(label, method, path, headers);
+SELECT is((SELECT count(*) FROM hot_requests AS q,
+                   LATERAL (SELECT (SELECT h FROM authflow.http(q.method, q.path, q.headers, '') AS h) IS NOT DISTINCT FROM
+                                   authflow.http_serve(q.method, q.path, q.headers, '') AS same) AS c
+            WHERE c.same), 20::bigint, 'authflow.http answers as http_serve: ' ||
+          (SELECT string_agg(label, ', ') FROM hot_requests AS q
+            WHERE (SELECT h FROM authflow.http(q.method, q.path, q.headers, '') AS h) IS DISTINCT FROM
+                  authflow.http_serve(q.method, q.path, q.headers, '')));
+SELECT is((SELECT status FROM authflow.http('GET', '/api/v1/sessions/current', (SELECT jsonb_build_object('authorization', 'Bearer ' || access_token) FROM hot_session), '')),
+          200, '... the 200 among them');
 
 -- The gateway's role may call authflow.http and nothing else.
 CREATE ROLE authflow_test_gateway NOLOGIN;
