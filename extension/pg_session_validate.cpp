@@ -133,24 +133,6 @@ bool IsDistributed(Oid relation) {
   return distributed;
 }
 
-// ValidateRouted answers through authflow.session_validate_routed, whose statements Citus routes
-// to the session's shard, and copies its row (if any) into the result.
-void ValidateRouted(ReturnSetInfo *result, Datum token) {
-  SPI_connect();
-  Oid type = TEXTOID;
-  const int status = SPI_execute_with_args("SELECT * FROM authflow.session_validate_routed($1)", 1, &type, &token,
-                                           nullptr, true, 1);
-  if (status != SPI_OK_SELECT)
-    elog(ERROR, "authflow: session_validate_routed failed: %s", SPI_result_code_string(status));
-  if (SPI_processed == 1) {
-    Datum values[8];
-    bool nulls[8];
-    heap_deform_tuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, values, nulls);
-    tuplestore_putvalues(result->setResult, result->setDesc, values, nulls); // copies the values
-  }
-  SPI_finish();
-}
-
 // ResolveRelations finds the tables and indexes by name (when the layout was forgotten).
 void ResolveRelations() {
   if (!callback_registered) {
@@ -209,6 +191,34 @@ struct SessionRow {
   bool nulls[8];
 };
 
+// FindRoutedSession answers through authflow.session_validate_routed, whose statements Citus
+// routes to the session's shard, and copies its row (if any) out into the caller's memory.
+bool FindRoutedSession(const authflow::pg::TokenArgument &token, SessionRow &row) {
+  const authflow::IssuedToken text = authflow::token_from_secret(authflow::TokenKind::access, token.row_id, token.secret);
+  Datum argument = PointerGetDatum(cstring_to_text_with_len(text.text.data(), static_cast<int>(text.text.size())));
+  MemoryContext caller = CurrentMemoryContext;
+  SPI_connect();
+  Oid type = TEXTOID;
+  const int status = SPI_execute_with_args("SELECT * FROM authflow.session_validate_routed($1)", 1, &type, &argument,
+                                           nullptr, true, 1);
+  if (status != SPI_OK_SELECT)
+    elog(ERROR, "authflow: session_validate_routed failed: %s", SPI_result_code_string(status));
+  const bool found = SPI_processed == 1;
+  if (found) {
+    TupleDesc descriptor = SPI_tuptable->tupdesc;
+    Datum values[8];
+    heap_deform_tuple(SPI_tuptable->vals[0], descriptor, values, row.nulls);
+    MemoryContext spi = MemoryContextSwitchTo(caller);
+    for (int i = 0; i < 8; ++i) {
+      const Form_pg_attribute attribute = TupleDescAttr(descriptor, i);
+      row.values[i] = row.nulls[i] ? static_cast<Datum>(0) : datumCopy(values[i], attribute->attbyval, attribute->attlen);
+    }
+    MemoryContextSwitchTo(spi);
+  }
+  SPI_finish();
+  return found;
+}
+
 // FindLiveSession probes the three tables for the session of a parsed access token and copies
 // its row out (in the current memory context) so that the tables can be closed; false when the
 // token names no live session.
@@ -218,8 +228,7 @@ bool FindLiveSession(const authflow::pg::TokenArgument &token, SessionRow &row) 
     ResolveRelations();
   if (layout.distributed) {
     layout.valid = true; // no columns are read here: the routed function reads them
-    ValidateRouted(result, PG_GETARG_DATUM(0));
-    return static_cast<Datum>(0);
+    return FindRoutedSession(token, row);
   }
   const TimestampTz now = GetCurrentTransactionStartTimestamp();
   Table sessions = OpenTable(layout.sessions, layout.sessions_pkey);
