@@ -28,10 +28,12 @@
 
 extern "C" {
 #include "access/genam.h"
+#include "miscadmin.h"
 #include "access/htup_details.h"
 #include "access/relation.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "catalog/namespace.h"
@@ -39,6 +41,7 @@ extern "C" {
 #include "executor/tuptable.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
+#include "utils/syscache.h"
 #include "utils/datum.h"
 #include "utils/json.h"
 #include "utils/datetime.h"
@@ -197,6 +200,20 @@ bool FindRoutedSession(const authflow::pg::TokenArgument &token, SessionRow &row
   const authflow::IssuedToken text = authflow::token_from_secret(authflow::TokenKind::access, token.row_id, token.secret);
   Datum argument = PointerGetDatum(cstring_to_text_with_len(text.text.data(), static_cast<int>(text.text.size())));
   MemoryContext caller = CurrentMemoryContext;
+  // As the tables' owner: the caller may hold only EXECUTE on authflow.http (the gateway's role),
+  // whose hot route comes here without a SECURITY DEFINER frame. An error's abort restores the
+  // user, as it does for SECURITY DEFINER functions.
+  Oid owner = InvalidOid;
+  if (HeapTuple relation = SearchSysCache1(RELOID, ObjectIdGetDatum(layout.sessions)); HeapTupleIsValid(relation)) {
+    owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(relation))->relowner;
+    ReleaseSysCache(relation);
+  }
+  if (!OidIsValid(owner))
+    elog(ERROR, "authflow: the sessions table is missing");
+  Oid saved_user;
+  int saved_context;
+  GetUserIdAndSecContext(&saved_user, &saved_context);
+  SetUserIdAndSecContext(owner, saved_context | SECURITY_LOCAL_USERID_CHANGE);
   SPI_connect();
   Oid type = TEXTOID;
   const int status = SPI_execute_with_args("SELECT * FROM authflow.session_validate_routed($1)", 1, &type, &argument,
@@ -216,6 +233,7 @@ bool FindRoutedSession(const authflow::pg::TokenArgument &token, SessionRow &row
     MemoryContextSwitchTo(spi);
   }
   SPI_finish();
+  SetUserIdAndSecContext(saved_user, saved_context);
   return found;
 }
 
