@@ -15,8 +15,11 @@
 // update of the extension), so a stale OID or column number is never used.
 //
 // On a Citus cluster (authflow.distribute), the local heap of authflow.sessions is an empty shell
-// on every node: there, validate answers through authflow.session_validate_routed, whose
-// statements Citus routes to the session's shard. It never reads the shell.
+// on every node, and is never read. On a node holding the session's shard (and copies of the
+// reference tables users and tenants), the same three probes read those local shards: the
+// worker-local fast path, found from Citus' metadata on that node and forgotten whenever a
+// placement changes. Elsewhere validate answers through authflow.session_validate_routed, whose
+// statements Citus routes to the session's shard.
 #include <cstring>
 #include <string_view>
 
@@ -56,33 +59,77 @@ extern "C" {
 
 namespace {
 
-// Table is an open heap with its primary-key index and a slot to read rows into.
-struct Table {
-  Relation heap;
-  Relation primary_key;
-  TupleTableSlot *slot;
+// SessionColumns, UserColumns and TenantColumns are where the lookup's columns are in the
+// relation it reads. They are found by name in that very relation: a Citus shard numbers its
+// columns from its own definition, which need not match its table's (dropped columns).
+struct SessionColumns {
+  AttrNumber access_expires_at, expires_at, created_at, user_key, session_id, access_hash;
+};
+struct UserColumns {
+  AttrNumber tenant_id, user_id, handle, is_anonymous;
+};
+struct TenantColumns {
+  AttrNumber name;
 };
 
-// Layout is where the three tables and their columns are, as of the last invalidation.
+// Source is one relation the lookup reads: a table on a single node, or the local shard of one
+// on a Citus node. Its primary key and columns are resolved when it is first opened.
+template <typename Columns> struct Source {
+  Oid heap;
+  Oid primary_key;
+  bool resolved;
+  Columns columns;
+};
+using SessionsSource = Source<SessionColumns>;
+using UsersSource = Source<UserColumns>;
+using TenantsSource = Source<TenantColumns>;
+
+// SessionShard is one shard of the distributed sessions table: its range of hash values and,
+// when this node holds it, its local relation (heap is InvalidOid otherwise).
+struct SessionShard {
+  int32 min, max;
+  SessionsSource source;
+};
+
+// Layout is where the three tables are, as of the last invalidation. On a Citus cluster it also
+// holds the sessions' shards in hash order and the local shards of the two reference tables
+// (users, tenants): their placements, from Citus' metadata on this node. Citus invalidates a
+// distributed table's relcache entry whenever one of its placements changes (a shard move, a
+// rebalance), which forgets the layout, so a moved shard is never read where it was.
 struct Layout {
-  bool valid;
+  bool current;  // no invalidation of a relation below since it was resolved
+  bool complete; // the last resolution finished
   bool distributed; // sessions is a Citus distributed table: its local heap is an empty shell
-  Oid sessions, sessions_pkey, users, users_pkey, tenants, tenants_pkey;
-  AttrNumber access_expires_at, expires_at, created_at, user_key, session_id, access_hash; // sessions
-  AttrNumber tenant_id, user_id, handle, is_anonymous;                                     // users
-  AttrNumber name;                                                                         // tenants
+  Oid sessions, users, tenants; // the tables (the shells, on Citus: never read there)
+  SessionsSource plain_sessions;
+  UsersSource plain_users;
+  TenantsSource plain_tenants;
+  SessionShard *shards; // Citus: in TopMemoryContext, shard_count of them
+  int shard_count;
+  UsersSource users_shard;     // Citus: heap is InvalidOid when this node holds no copy
+  TenantsSource tenants_shard; // likewise
 };
 
 Layout layout;
 bool callback_registered = false;
 
-// ForgetLayout is the relcache invalidation callback: any change to one of the tables (or a
-// reset of the whole cache) forgets the layout.
+template <typename Columns> bool IsSource(const Source<Columns> &source, Oid relation) {
+  return OidIsValid(relation) && (relation == source.heap || relation == source.primary_key);
+}
+
+// ForgetLayout is the relcache invalidation callback: any change to one of the tables or shards
+// (or a reset of the whole cache) forgets the layout.
 void ForgetLayout(Datum, Oid relation) {
-  if (relation == InvalidOid || relation == layout.sessions || relation == layout.users || relation == layout.tenants ||
-      relation == layout.sessions_pkey || relation == layout.users_pkey || relation == layout.tenants_pkey) {
-    layout.valid = false;
-  }
+  if (!layout.current)
+    return;
+  bool known = relation == InvalidOid || relation == layout.sessions || relation == layout.users ||
+               relation == layout.tenants || IsSource(layout.plain_sessions, relation) ||
+               IsSource(layout.plain_users, relation) || IsSource(layout.plain_tenants, relation) ||
+               IsSource(layout.users_shard, relation) || IsSource(layout.tenants_shard, relation);
+  for (int i = 0; !known && i < layout.shard_count; ++i)
+    known = IsSource(layout.shards[i].source, relation);
+  if (known)
+    layout.current = false;
 }
 
 Oid RelationOid(Oid schema, const char *name) {
@@ -91,20 +138,6 @@ Oid RelationOid(Oid schema, const char *name) {
     ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("authflow: relation authflow.%s is missing", name)));
   }
   return oid;
-}
-
-Table OpenTable(Oid heap, Oid primary_key) {
-  Table table;
-  table.heap = table_open(heap, AccessShareLock);
-  table.primary_key = index_open(primary_key, AccessShareLock);
-  table.slot = table_slot_create(table.heap, nullptr);
-  return table;
-}
-
-void CloseTable(Table &table) {
-  ExecDropSingleTupleTableSlot(table.slot);
-  index_close(table.primary_key, AccessShareLock);
-  table_close(table.heap, AccessShareLock);
 }
 
 // Column is the attribute number of a column, found by name.
@@ -120,6 +153,57 @@ AttrNumber Column(Relation relation, const char *name) {
   pg_unreachable();
 }
 
+void ResolveColumns(Relation heap, SessionColumns &columns) {
+  columns.access_expires_at = Column(heap, "access_expires_at");
+  columns.expires_at = Column(heap, "expires_at");
+  columns.created_at = Column(heap, "created_at");
+  columns.user_key = Column(heap, "user_key");
+  columns.session_id = Column(heap, "session_id");
+  columns.access_hash = Column(heap, "access_hash");
+}
+
+void ResolveColumns(Relation heap, UserColumns &columns) {
+  columns.tenant_id = Column(heap, "tenant_id");
+  columns.user_id = Column(heap, "user_id");
+  columns.handle = Column(heap, "handle");
+  columns.is_anonymous = Column(heap, "is_anonymous");
+}
+
+void ResolveColumns(Relation heap, TenantColumns &columns) { columns.name = Column(heap, "name"); }
+
+// Table is an open heap with its primary-key index and a slot to read rows into.
+struct Table {
+  Relation heap;
+  Relation primary_key;
+  TupleTableSlot *slot;
+};
+
+// OpenTable opens a source (processing any pending invalidation: the caller checks that the
+// layout is still current) and, the first time, finds its primary key and columns.
+template <typename Columns> Table OpenTable(Source<Columns> &source) {
+  Table table;
+  table.heap = table_open(source.heap, AccessShareLock);
+  if (!source.resolved) {
+    const Oid primary_key = RelationGetPrimaryKeyIndex(table.heap);
+    if (!OidIsValid(primary_key)) {
+      ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
+                      errmsg("authflow: %s has no primary key", RelationGetRelationName(table.heap))));
+    }
+    source.primary_key = primary_key;
+    ResolveColumns(table.heap, source.columns);
+    source.resolved = true;
+  }
+  table.primary_key = index_open(source.primary_key, AccessShareLock);
+  table.slot = table_slot_create(table.heap, nullptr);
+  return table;
+}
+
+void CloseTable(Table &table) {
+  ExecDropSingleTupleTableSlot(table.slot);
+  index_close(table.primary_key, AccessShareLock);
+  table_close(table.heap, AccessShareLock);
+}
+
 // IsDistributed is true when Citus' metadata (on the coordinator, or synced to a worker) lists
 // the table. Citus invalidates the table's relcache entry when it distributes it, which forgets
 // the layout, so this is asked again then.
@@ -129,44 +213,129 @@ bool IsDistributed(Oid relation) {
   SPI_connect();
   Oid type = OIDOID;
   Datum value = ObjectIdGetDatum(relation);
-  const int result = SPI_execute_with_args("SELECT 1 FROM pg_catalog.pg_dist_partition WHERE logicalrelid = $1", 1,
-                                           &type, &value, nullptr, true, 1);
+  const int result = SPI_execute_with_args(
+      "SELECT 1 FROM pg_catalog.pg_dist_partition WHERE logicalrelid OPERATOR(pg_catalog.=) $1", 1, &type, &value,
+      nullptr, true, 1);
   const bool distributed = result == SPI_OK_SELECT && SPI_processed == 1;
   SPI_finish();
   return distributed;
 }
 
-// ResolveRelations finds the tables and indexes by name (when the layout was forgotten).
+// The shards of a table in Citus' metadata on this node, in hash order, each with whether this
+// node holds a placement of it. Everything is schema-qualified: it runs under the caller's
+// search_path.
+constexpr const char *kShardsQuery =
+    "SELECT s.shardid, s.shardminvalue::pg_catalog.int4, s.shardmaxvalue::pg_catalog.int4,"
+    "       EXISTS (SELECT FROM pg_catalog.pg_dist_placement AS p, pg_catalog.pg_dist_local_group AS g"
+    "                WHERE p.shardid OPERATOR(pg_catalog.=) s.shardid"
+    "                  AND p.groupid OPERATOR(pg_catalog.=) g.groupid)"
+    "  FROM pg_catalog.pg_dist_shard AS s"
+    " WHERE s.logicalrelid OPERATOR(pg_catalog.=) $1"
+    " ORDER BY 2";
+
+// LocalShard is the relation of shard `shard_id` of table `name` on this node (Citus names a
+// shard after its table and id), or InvalidOid.
+Oid LocalShard(Oid schema, const char *name, int64 shard_id) {
+  char shard_name[NAMEDATALEN * 2];
+  snprintf(shard_name, sizeof shard_name, "%s_" INT64_FORMAT, name, shard_id);
+  return get_relname_relid(shard_name, schema);
+}
+
+// ResolveReferenceShard finds the local copy of a reference table (its single shard).
+template <typename Columns> void ResolveReferenceShard(Oid schema, Oid table, const char *name, Source<Columns> &out) {
+  out = Source<Columns>{};
+  Oid type = OIDOID;
+  Datum value = ObjectIdGetDatum(table);
+  if (SPI_execute_with_args(kShardsQuery, 1, &type, &value, nullptr, true, 0) != SPI_OK_SELECT || SPI_processed != 1)
+    return;
+  bool is_null;
+  const int64 shard_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &is_null));
+  if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &is_null)))
+    out.heap = LocalShard(schema, name, shard_id);
+}
+
+// ResolveShards reads the placements of sessions, users and tenants from Citus' metadata.
+void ResolveShards(Oid schema) {
+  SPI_connect();
+  ResolveReferenceShard(schema, layout.users, "users", layout.users_shard);
+  ResolveReferenceShard(schema, layout.tenants, "tenants", layout.tenants_shard);
+  Oid type = OIDOID;
+  Datum value = ObjectIdGetDatum(layout.sessions);
+  if (SPI_execute_with_args(kShardsQuery, 1, &type, &value, nullptr, true, 0) == SPI_OK_SELECT && SPI_processed > 0) {
+    const int count = static_cast<int>(SPI_processed);
+    auto *shards = static_cast<SessionShard *>(MemoryContextAllocZero(TopMemoryContext, sizeof(SessionShard) * count));
+    for (int i = 0; i < count; ++i) {
+      HeapTuple tuple = SPI_tuptable->vals[i];
+      bool null_id, null_min, null_max, is_null;
+      const int64 shard_id = DatumGetInt64(SPI_getbinval(tuple, SPI_tuptable->tupdesc, 1, &null_id));
+      const Datum min = SPI_getbinval(tuple, SPI_tuptable->tupdesc, 2, &null_min);
+      const Datum max = SPI_getbinval(tuple, SPI_tuptable->tupdesc, 3, &null_max);
+      const bool local = DatumGetBool(SPI_getbinval(tuple, SPI_tuptable->tupdesc, 4, &is_null));
+      if (null_id || null_min || null_max) { // not hash-distributed as distribution_plan says: route everything
+        pfree(shards);
+        SPI_finish();
+        return;
+      }
+      shards[i].min = DatumGetInt32(min);
+      shards[i].max = DatumGetInt32(max);
+      shards[i].source.heap = local ? LocalShard(schema, "sessions", shard_id) : InvalidOid;
+    }
+    layout.shards = shards;
+    layout.shard_count = count;
+  }
+  SPI_finish();
+}
+
+// ResolveRelations finds the tables by name, and on Citus their shards (when the layout was
+// forgotten). The layout counts as current from the start: an invalidation that arrives while
+// it is read forgets it again.
 void ResolveRelations() {
   if (!callback_registered) {
     CacheRegisterRelcacheCallback(ForgetLayout, static_cast<Datum>(0));
     callback_registered = true;
   }
+  layout.complete = false;
+  layout.current = true;
+  if (layout.shards != nullptr)
+    pfree(layout.shards);
+  layout.shards = nullptr;
+  layout.shard_count = 0;
+  layout.users_shard = UsersSource{};
+  layout.tenants_shard = TenantsSource{};
   const Oid schema = get_namespace_oid("authflow", false);
   layout.sessions = RelationOid(schema, "sessions");
-  layout.sessions_pkey = RelationOid(schema, "sessions_pkey");
   layout.users = RelationOid(schema, "users");
-  layout.users_pkey = RelationOid(schema, "users_pkey");
   layout.tenants = RelationOid(schema, "tenants");
-  layout.tenants_pkey = RelationOid(schema, "tenants_pkey");
+  layout.plain_sessions = SessionsSource{layout.sessions, InvalidOid, false, {}};
+  layout.plain_users = UsersSource{layout.users, InvalidOid, false, {}};
+  layout.plain_tenants = TenantsSource{layout.tenants, InvalidOid, false, {}};
   layout.distributed = IsDistributed(layout.sessions);
+  if (layout.distributed)
+    ResolveShards(schema);
+  layout.complete = true;
 }
 
-// ResolveColumns reads the column numbers from the open tables; opening them processed any
-// pending invalidation, so these descriptors are current.
-void ResolveColumns(const Table &sessions, const Table &users, const Table &tenants) {
-  layout.access_expires_at = Column(sessions.heap, "access_expires_at");
-  layout.expires_at = Column(sessions.heap, "expires_at");
-  layout.created_at = Column(sessions.heap, "created_at");
-  layout.user_key = Column(sessions.heap, "user_key");
-  layout.session_id = Column(sessions.heap, "session_id");
-  layout.access_hash = Column(sessions.heap, "access_hash");
-  layout.tenant_id = Column(users.heap, "tenant_id");
-  layout.user_id = Column(users.heap, "user_id");
-  layout.handle = Column(users.heap, "handle");
-  layout.is_anonymous = Column(users.heap, "is_anonymous");
-  layout.name = Column(tenants.heap, "name");
-  layout.valid = true;
+// LocalSessionShard is the local shard holding the session, when this node holds it and copies
+// of users and tenants; nullptr when the lookup must be routed. The shard is the one whose range
+// holds the hash Citus computes for a uuid column (the type's standard hash function).
+SessionsSource *LocalSessionShard(const pg_uuid_t &session_id) {
+  if (!OidIsValid(layout.users_shard.heap) || !OidIsValid(layout.tenants_shard.heap))
+    return nullptr;
+  pg_uuid_t id = session_id;
+  const int32 hash = DatumGetInt32(DirectFunctionCall1(uuid_hash, UUIDPGetDatum(&id)));
+  int low = 0, high = layout.shard_count - 1;
+  while (low <= high) {
+    const int middle = low + (high - low) / 2;
+    SessionShard &shard = layout.shards[middle];
+    if (hash < shard.min) {
+      high = middle - 1;
+    } else if (hash > shard.max) {
+      low = middle + 1;
+    } else {
+      return OidIsValid(shard.source.heap) ? &shard.source : nullptr;
+    }
+  }
+  return nullptr;
 }
 
 // FetchByKey reads the row whose primary key equals `key` (compared with `equality`) into the
@@ -237,55 +406,73 @@ bool FindRoutedSession(const authflow::pg::TokenArgument &token, SessionRow &row
   return found;
 }
 
-// FindLiveSession probes the three tables for the session of a parsed access token and copies
-// its row out (in the current memory context) so that the tables can be closed; false when the
-// token names no live session.
-bool FindLiveSession(const authflow::pg::TokenArgument &token, SessionRow &row) {
+// Probe reads the session of a parsed access token from three sources (the tables, or this
+// node's shards of them) and copies its row out (in the current memory context) so that they
+// can be closed; false when the token names no live session. `stale` is set, and nothing read,
+// when opening them processed an invalidation that forgot the layout.
+bool Probe(SessionsSource &sessions_source, UsersSource &users_source, TenantsSource &tenants_source,
+           const authflow::pg::TokenArgument &token, SessionRow &row, bool &stale) {
   pg_uuid_t session_id = token.row_uuid;
-  if (!layout.valid)
-    ResolveRelations();
-  if (layout.distributed) {
-    layout.valid = true; // no columns are read here: the routed function reads them
-    return FindRoutedSession(token, row);
-  }
   const TimestampTz now = GetCurrentTransactionStartTimestamp();
-  Table sessions = OpenTable(layout.sessions, layout.sessions_pkey);
-  Table users = OpenTable(layout.users, layout.users_pkey);
-  Table tenants = OpenTable(layout.tenants, layout.tenants_pkey);
-  if (!layout.valid)
-    ResolveColumns(sessions, users, tenants);
-
+  Table sessions = OpenTable(sessions_source);
+  Table users = OpenTable(users_source);
+  Table tenants = OpenTable(tenants_source);
+  stale = !layout.current;
+  const SessionColumns &s = sessions_source.columns;
+  const UserColumns &u = users_source.columns;
   bool is_null;
-  const bool found = FetchByKey(sessions, F_UUID_EQ, UUIDPGetDatum(&session_id)) &&
-                     DatumGetTimestampTz(Value(sessions, layout.access_expires_at, &is_null)) > now &&
-                     DatumGetTimestampTz(Value(sessions, layout.expires_at, &is_null)) > now &&
-                     HashMatches(Value(sessions, layout.access_hash, &is_null), token.secret_hash) &&
-                     FetchByKey(users, F_INT8EQ, Value(sessions, layout.user_key, &is_null)) &&
-                     FetchByKey(tenants, F_INT4EQ, Value(users, layout.tenant_id, &is_null));
+  const bool found = !stale && FetchByKey(sessions, F_UUID_EQ, UUIDPGetDatum(&session_id)) &&
+                     DatumGetTimestampTz(Value(sessions, s.access_expires_at, &is_null)) > now &&
+                     DatumGetTimestampTz(Value(sessions, s.expires_at, &is_null)) > now &&
+                     HashMatches(Value(sessions, s.access_hash, &is_null), token.secret_hash) &&
+                     FetchByKey(users, F_INT8EQ, Value(sessions, s.user_key, &is_null)) &&
+                     FetchByKey(tenants, F_INT4EQ, Value(users, u.tenant_id, &is_null));
   if (found) {
-    struct Source {
+    struct Column {
       Table *table;
       AttrNumber column;
       bool by_value;
       int16 length;
     };
-    const Source sources[8] = {{&sessions, layout.session_id, false, UUID_LEN},
-                               {&tenants, layout.name, false, -1},
-                               {&users, layout.user_id, false, -1},
-                               {&users, layout.handle, false, -1},
-                               {&users, layout.is_anonymous, true, 1},
-                               {&sessions, layout.access_expires_at, true, 8},
-                               {&sessions, layout.expires_at, true, 8},
-                               {&sessions, layout.created_at, true, 8}};
+    const Column columns[8] = {{&sessions, s.session_id, false, UUID_LEN},
+                               {&tenants, tenants_source.columns.name, false, -1},
+                               {&users, u.user_id, false, -1},
+                               {&users, u.handle, false, -1},
+                               {&users, u.is_anonymous, true, 1},
+                               {&sessions, s.access_expires_at, true, 8},
+                               {&sessions, s.expires_at, true, 8},
+                               {&sessions, s.created_at, true, 8}};
     for (int i = 0; i < 8; ++i) {
-      const Datum value = Value(*sources[i].table, sources[i].column, &row.nulls[i]);
-      row.values[i] = row.nulls[i] ? static_cast<Datum>(0) : datumCopy(value, sources[i].by_value, sources[i].length);
+      const Datum value = Value(*columns[i].table, columns[i].column, &row.nulls[i]);
+      row.values[i] = row.nulls[i] ? static_cast<Datum>(0) : datumCopy(value, columns[i].by_value, columns[i].length);
     }
   }
   CloseTable(tenants);
   CloseTable(users);
   CloseTable(sessions);
   return found;
+}
+
+// FindLiveSession finds the live session of a parsed access token: three primary-key probes on
+// one node; on Citus the same probes on this node's shards when it holds the session's shard
+// (the worker-local fast path), else the routed query. Never the empty shells.
+bool FindLiveSession(const authflow::pg::TokenArgument &token, SessionRow &row) {
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    if (!layout.current || !layout.complete)
+      ResolveRelations();
+    bool stale = false, found;
+    if (!layout.distributed) {
+      found = Probe(layout.plain_sessions, layout.plain_users, layout.plain_tenants, token, row, stale);
+    } else if (SessionsSource *shard = LocalSessionShard(token.row_uuid); shard != nullptr) {
+      found = Probe(*shard, layout.users_shard, layout.tenants_shard, token, row, stale);
+    } else {
+      return FindRoutedSession(token, row);
+    }
+    if (!stale)
+      return found;
+  }
+  // The tables kept changing while they were opened: let the planner find the row.
+  return FindRoutedSession(token, row);
 }
 
 // AppendJsonString appends a text value as a JSON string, or null.

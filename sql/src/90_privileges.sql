@@ -90,14 +90,28 @@ RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+  failed bigint;
 BEGIN
   IF grantee IS NULL OR NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = grantee) THEN
     RAISE EXCEPTION 'role "%" does not exist', grantee USING ERRCODE = 'undefined_object';
   END IF;
   EXECUTE format('GRANT EXECUTE ON FUNCTION authflow.http(text, text, jsonb, text) TO %I', grantee);
   PERFORM authflow.quiet_parameter_logging(grantee);
+  -- On a Citus coordinator, the same grant on every worker (Citus propagates the role, not a grant
+  -- on an extension's function), so that a gateway can be pointed at any node.
+  IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') THEN
+    EXECUTE $q$SELECT count(*) FROM pg_catalog.run_command_on_workers($1) WHERE NOT success$q$
+      INTO failed USING format('GRANT EXECUTE ON FUNCTION authflow.http(text, text, jsonb, text) TO %I', grantee);
+    -- Those commands run in connections of their own, outside this transaction: a role created
+    -- in it is not on the workers yet. The local grant stands; the workers are named.
+    IF failed > 0 THEN
+      RAISE WARNING 'authflow.grant_http: the grant was refused on % Citus worker(s)', failed
+        USING HINT = 'Commit the role first, then run SELECT authflow.grant_http(...) on the coordinator again.';
+    END IF;
+  END IF;
 END $$;
-COMMENT ON FUNCTION authflow.grant_http(name) IS 'GRANT EXECUTE on authflow.http, and nothing else, to a role (the gateway''s), and keep its parameters out of the server log';
+COMMENT ON FUNCTION authflow.grant_http(name) IS 'GRANT EXECUTE on authflow.http, and nothing else, to a role (the gateway''s), and keep its parameters out of the server log; on a Citus coordinator, on every worker too';
 
 -- Last, so that it covers every function of the extension, these above included.
 REVOKE ALL ON ALL TABLES IN SCHEMA authflow FROM PUBLIC;
