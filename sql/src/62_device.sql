@@ -332,6 +332,9 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   wait integer := authflow.rate_limit_exceeded(settings.tenant_id, 'device_user_code', client_address);
+  -- The hash first, then the probe by it: on Citus the probe is one shard's, and the hash (which
+  -- reads authflow.secrets) must not be pushed into it.
+  code_hash bytea := authflow.device_user_code_hash(user_code);
   found_id uuid;
   attempt authflow.device_attempts;
 BEGIN
@@ -339,7 +342,7 @@ BEGIN
     RAISE EXCEPTION 'too many failed user code entries, try again later' USING ERRCODE = 'AF054', DETAIL = wait::text;
   END IF;
   SELECT u.attempt_id INTO found_id FROM authflow.device_user_codes AS u
-   WHERE u.user_code_hash = authflow.device_user_code_hash(user_code) AND u.tenant_id = settings.tenant_id
+   WHERE u.user_code_hash = code_hash AND u.tenant_id = settings.tenant_id
      AND u.expires_at > now();
   SELECT * INTO attempt FROM authflow.device_attempts AS a
    WHERE a.attempt_id = found_id AND a.expires_at > now() AND a.approved_at IS NULL AND a.denied_at IS NULL;
@@ -379,6 +382,7 @@ DECLARE
   settings authflow.tenants := authflow.require_tenant(tenant);
   browser authflow.refresh_session;
   attempt authflow.device_attempts;
+  code_hash bytea;
 BEGIN
   PERFORM authflow.require_text(refresh_token, 'refresh_token', 1024);
   browser := authflow.browser_session(refresh_token, settings);
@@ -394,7 +398,8 @@ BEGIN
   IF NOT FOUND THEN
     RETURN false;
   END IF;
-  DELETE FROM authflow.device_user_codes AS u WHERE u.user_code_hash = authflow.device_user_code_hash(user_code);
+  code_hash := authflow.device_user_code_hash(user_code);
+  DELETE FROM authflow.device_user_codes AS u WHERE u.user_code_hash = code_hash;
   PERFORM authflow.security_event(settings.tenant_id, 'device_login_approved', browser.user_id, browser.session_id,
                                   jsonb_build_object('client_id', attempt.client_id, 'scope', array_to_string(attempt.scopes, ' ')),
                                   false);
@@ -411,6 +416,7 @@ AS $$
 DECLARE
   settings authflow.tenants := authflow.require_tenant(tenant);
   attempt authflow.device_attempts := authflow.device_pending_attempt(user_code, settings, authflow.require_client_address(client_address));
+  code_hash bytea;
 BEGIN
   IF attempt.attempt_id IS NULL THEN
     RETURN false;
@@ -420,7 +426,8 @@ BEGIN
   IF NOT FOUND THEN
     RETURN false;
   END IF;
-  DELETE FROM authflow.device_user_codes AS u WHERE u.user_code_hash = authflow.device_user_code_hash(user_code);
+  code_hash := authflow.device_user_code_hash(user_code);
+  DELETE FROM authflow.device_user_codes AS u WHERE u.user_code_hash = code_hash;
   PERFORM authflow.security_event(settings.tenant_id, 'device_login_denied', NULL, NULL,
                                   jsonb_build_object('client_id', attempt.client_id, 'scope', array_to_string(attempt.scopes, ' ')),
                                   false);
