@@ -21,10 +21,18 @@ CREATE FUNCTION pg_temp.authorize(scope text DEFAULT NULL) RETURNS jsonb LANGUAG
   SELECT (pg_temp.post('/oauth/device_authorization', 'client_id=tv' || coalesce('&scope=' || scope, ''))).body::jsonb
 $$;
 -- wait_interval(code): the code's last accepted poll moves an hour back, as if the interval had passed.
-CREATE FUNCTION pg_temp.wait_interval(code jsonb) RETURNS void LANGUAGE sql AS $$
-  UPDATE authflow.device_attempts SET polled_at = polled_at - interval '1 hour', created_at = created_at - interval '1 hour'
-   WHERE attempt_id = (authflow.token_parse(code ->> 'device_code')).row_id
-$$;
+-- (PL/pgSQL, and the new times computed first: Citus plans no statement of a SQL function over
+-- its parameters, and updates no column from itself through timestamptz arithmetic.)
+CREATE FUNCTION pg_temp.wait_interval(code jsonb) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+  id uuid := (authflow.token_parse(code ->> 'device_code')).row_id;
+  polled timestamptz;
+  created timestamptz;
+BEGIN
+  SELECT a.polled_at - interval '1 hour', a.created_at - interval '1 hour' INTO STRICT polled, created
+    FROM authflow.device_attempts AS a WHERE a.attempt_id = id;
+  UPDATE authflow.device_attempts SET polled_at = polled, created_at = created WHERE attempt_id = id;
+END $$;
 CREATE FUNCTION pg_temp.token_body(code jsonb, client text DEFAULT 'tv') RETURNS text LANGUAGE sql AS $$
   SELECT 'grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code&device_code=' || (code ->> 'device_code')
          || '&client_id=' || client
