@@ -27,6 +27,8 @@ public:
   void set_pool_size(std::size_t size) { pool_size_ = static_cast<std::int64_t>(size); }
   // pool_busy_add moves the connections-in-use gauge.
   void pool_busy_add(std::int64_t delta) { pool_busy_ += delta; }
+  // pool_ready_add moves the gauge of connections set up and taking calls.
+  void pool_ready_add(std::int64_t delta) { pool_ready_ += delta; }
   // pool_waiting_add moves the waiting-requests gauge.
   void pool_waiting_add(std::int64_t delta) { pool_waiting_ += delta; }
   // pool_in_flight_add moves the gauge of calls sent to the database and not answered yet.
@@ -62,6 +64,7 @@ private:
   std::map<std::string, std::uint64_t> retries_;
   std::atomic<std::int64_t> pool_size_{0};
   std::atomic<std::int64_t> pool_busy_{0};
+  std::atomic<std::int64_t> pool_ready_{0};
   std::atomic<std::int64_t> pool_waiting_{0};
   std::atomic<std::int64_t> pool_in_flight_{0};
 };

@@ -345,6 +345,7 @@ void PipelineConnection::set_up(const PGresult *result) {
   connect_timer_.cancel();
   failed_attempts_ = 0;
   state_ = State::ready;
+  metrics_.pool_ready_add(1);
   database_.connection_ready(*this);
 }
 
@@ -353,6 +354,8 @@ void PipelineConnection::set_up(const PGresult *result) {
 void PipelineConnection::broken(DatabaseFailure failure, bool retry_soon) {
   if (state() == State::closed)
     return;
+  if (state() == State::ready)
+    metrics_.pool_ready_add(-1);
   finish_connection();
   std::deque<Pending> lost;
   lost.swap(pending_);

@@ -71,6 +71,7 @@ TEST(OwnRoutes, MetricsExposeRequestsLatencyPoolAndDatabaseFamilies) {
            "authflow_gateway_request_duration_seconds_bucket{route=\"GET /healthz\",le=\"+Inf\"} 1",
            "authflow_gateway_request_duration_seconds_count{route=\"GET /healthz\"} 1",
            "authflow_gateway_pool_connections 3",
+           "# TYPE authflow_gateway_pool_connections_ready gauge",
            "authflow_gateway_pool_connections_in_use 0",
            "authflow_gateway_pool_waiting_requests 0",
            "# TYPE authflow_gateway_database_errors_total counter",

@@ -113,6 +113,9 @@ TEST(Pipeline, ASlowStatementDoesNotHoldUpOtherClients) {
   // Both connections on one thread: the blocked one holds one call, the other is idle.
   GatewayProcess gateway(
       {"--http-function", test_function(), "--pool-size", "2", "--io-threads", "1", "--request-timeout", "30s"});
+  // Both connections set up first: a call made while one is still connecting goes into the
+  // pipeline of the other, behind the slow statement.
+  ASSERT_TRUE(wait_for_metric(gateway.port(), "authflow_gateway_pool_connections_ready", 2, seconds(30)));
   HeldLock lock(lock_key(2));
   HttpClient slow(gateway.port(), seconds(60));
   slow.write(make_request(http::verb::get, wait_lock(2)));
