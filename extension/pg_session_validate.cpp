@@ -19,7 +19,8 @@
 // reference tables users and tenants), the same three probes read those local shards: the
 // worker-local fast path, found from Citus' metadata on that node and forgotten whenever a
 // placement changes. Elsewhere validate answers through authflow.session_validate_routed, whose
-// statements Citus routes to the session's shard.
+// statements Citus routes to the session's shard. The same layout tells refresh and revoke
+// (pg_session_write.cpp) where to write: LocalSessionShardForWrite.
 #include <cstring>
 #include <string_view>
 
@@ -50,6 +51,7 @@ extern "C" {
 #include "utils/datetime.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
+#include "storage/lock.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -88,6 +90,7 @@ using TenantsSource = Source<TenantColumns>;
 // when this node holds it, its local relation (heap is InvalidOid otherwise).
 struct SessionShard {
   int32 min, max;
+  int64 shard_id;
   SessionsSource source;
 };
 
@@ -108,6 +111,9 @@ struct Layout {
   int shard_count;
   UsersSource users_shard;     // Citus: heap is InvalidOid when this node holds no copy
   TenantsSource tenants_shard; // likewise
+  int64 users_shard_id, tenants_shard_id;
+  uint32 colocation_id; // Citus: the sessions' colocation group (0: none)
+  uint64 generation;    // counts resolutions: what was derived from an older one is stale
 };
 
 Layout layout;
@@ -207,16 +213,22 @@ void CloseTable(Table &table) {
 // IsDistributed is true when Citus' metadata (on the coordinator, or synced to a worker) lists
 // the table. Citus invalidates the table's relcache entry when it distributes it, which forgets
 // the layout, so this is asked again then.
-bool IsDistributed(Oid relation) {
+bool IsDistributed(Oid relation, uint32 &colocation_id) {
+  colocation_id = 0;
   if (!OidIsValid(get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE)))
     return false;
   SPI_connect();
   Oid type = OIDOID;
   Datum value = ObjectIdGetDatum(relation);
   const int result = SPI_execute_with_args(
-      "SELECT 1 FROM pg_catalog.pg_dist_partition WHERE logicalrelid OPERATOR(pg_catalog.=) $1", 1, &type, &value,
-      nullptr, true, 1);
+      "SELECT colocationid::pg_catalog.int8 FROM pg_catalog.pg_dist_partition WHERE logicalrelid OPERATOR(pg_catalog.=) $1",
+      1, &type, &value, nullptr, true, 1);
   const bool distributed = result == SPI_OK_SELECT && SPI_processed == 1;
+  if (distributed) {
+    bool is_null;
+    const Datum colocation = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &is_null);
+    colocation_id = is_null ? 0 : static_cast<uint32>(DatumGetInt64(colocation));
+  }
   SPI_finish();
   return distributed;
 }
@@ -242,23 +254,27 @@ Oid LocalShard(Oid schema, const char *name, int64 shard_id) {
 }
 
 // ResolveReferenceShard finds the local copy of a reference table (its single shard).
-template <typename Columns> void ResolveReferenceShard(Oid schema, Oid table, const char *name, Source<Columns> &out) {
+template <typename Columns>
+void ResolveReferenceShard(Oid schema, Oid table, const char *name, Source<Columns> &out, int64 &out_id) {
   out = Source<Columns>{};
+  out_id = 0;
   Oid type = OIDOID;
   Datum value = ObjectIdGetDatum(table);
   if (SPI_execute_with_args(kShardsQuery, 1, &type, &value, nullptr, true, 0) != SPI_OK_SELECT || SPI_processed != 1)
     return;
   bool is_null;
   const int64 shard_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &is_null));
-  if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &is_null)))
+  if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &is_null))) {
     out.heap = LocalShard(schema, name, shard_id);
+    out_id = shard_id;
+  }
 }
 
 // ResolveShards reads the placements of sessions, users and tenants from Citus' metadata.
 void ResolveShards(Oid schema) {
   SPI_connect();
-  ResolveReferenceShard(schema, layout.users, "users", layout.users_shard);
-  ResolveReferenceShard(schema, layout.tenants, "tenants", layout.tenants_shard);
+  ResolveReferenceShard(schema, layout.users, "users", layout.users_shard, layout.users_shard_id);
+  ResolveReferenceShard(schema, layout.tenants, "tenants", layout.tenants_shard, layout.tenants_shard_id);
   Oid type = OIDOID;
   Datum value = ObjectIdGetDatum(layout.sessions);
   if (SPI_execute_with_args(kShardsQuery, 1, &type, &value, nullptr, true, 0) == SPI_OK_SELECT && SPI_processed > 0) {
@@ -278,6 +294,7 @@ void ResolveShards(Oid schema) {
       }
       shards[i].min = DatumGetInt32(min);
       shards[i].max = DatumGetInt32(max);
+      shards[i].shard_id = shard_id;
       shards[i].source.heap = local ? LocalShard(schema, "sessions", shard_id) : InvalidOid;
     }
     layout.shards = shards;
@@ -296,6 +313,7 @@ void ResolveRelations() {
   }
   layout.complete = false;
   layout.current = true;
+  ++layout.generation;
   if (layout.shards != nullptr)
     pfree(layout.shards);
   layout.shards = nullptr;
@@ -309,7 +327,7 @@ void ResolveRelations() {
   layout.plain_sessions = SessionsSource{layout.sessions, InvalidOid, false, {}};
   layout.plain_users = UsersSource{layout.users, InvalidOid, false, {}};
   layout.plain_tenants = TenantsSource{layout.tenants, InvalidOid, false, {}};
-  layout.distributed = IsDistributed(layout.sessions);
+  layout.distributed = IsDistributed(layout.sessions, layout.colocation_id);
   if (layout.distributed)
     ResolveShards(schema);
   layout.complete = true;
@@ -318,7 +336,7 @@ void ResolveRelations() {
 // LocalSessionShard is the local shard holding the session, when this node holds it and copies
 // of users and tenants; nullptr when the lookup must be routed. The shard is the one whose range
 // holds the hash Citus computes for a uuid column (the type's standard hash function).
-SessionsSource *LocalSessionShard(const pg_uuid_t &session_id) {
+SessionsSource *LocalSessionShard(const pg_uuid_t &session_id, int *index = nullptr) {
   if (!OidIsValid(layout.users_shard.heap) || !OidIsValid(layout.tenants_shard.heap))
     return nullptr;
   pg_uuid_t id = session_id;
@@ -332,6 +350,8 @@ SessionsSource *LocalSessionShard(const pg_uuid_t &session_id) {
     } else if (hash > shard.max) {
       low = middle + 1;
     } else {
+      if (index != nullptr)
+        *index = middle;
       return OidIsValid(shard.source.heap) ? &shard.source : nullptr;
     }
   }
@@ -553,6 +573,39 @@ text *SessionJson(const TokenArgument &token, std::string_view tenant) {
   AppendJsonTimestamp(&out, row.values[5], row.nulls[5]);
   appendStringInfoChar(&out, '}');
   return cstring_to_text_with_len(out.data, out.len);
+}
+
+
+// LocalSessionShardForWrite: see pg_session_json.hpp. The lock is the one Citus' executor takes
+// before it writes a shard (AcquireMetadataLocks: ShareLock on the shard's metadata, keyed by
+// the colocation group and the shard's index in hash order for a hash-distributed table), and
+// that a block_writes shard move takes in ExclusiveLock: once it is held, the placement cannot
+// change before this transaction ends. A move that committed while this waited has sent the
+// invalidation that forgets the layout; that is checked after the lock is held.
+bool LocalSessionShardForWrite(const pg_uuid_t &session_id, LocalShardIds &ids) {
+  if (!layout.current || !layout.complete)
+    ResolveRelations();
+  if (!layout.distributed)
+    return false;
+  int index = -1;
+  if (LocalSessionShard(session_id, &index) == nullptr || index < 0)
+    return false;
+  const int64 shard_id = layout.shards[index].shard_id;
+  LOCKTAG tag;
+  if (layout.colocation_id != 0) {
+    SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, static_cast<uint32>(index), layout.colocation_id, 8);
+  } else {
+    SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, static_cast<uint32>(shard_id >> 32), static_cast<uint32>(shard_id), 4);
+  }
+  (void)LockAcquire(&tag, ShareLock, false, false);
+  AcceptInvalidationMessages();
+  if (!layout.current)
+    return false;
+  ids.sessions = shard_id;
+  ids.users = layout.users_shard_id;
+  ids.tenants = layout.tenants_shard_id;
+  ids.generation = layout.generation;
+  return true;
 }
 
 } // namespace authflow::pg

@@ -17,10 +17,14 @@
 // refresh's and create's throughput. Change both together.
 #include <algorithm>
 #include <cstring>
+#include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "crypto.hpp"
 #include "pg_guard.hpp"
+#include "pg_session_json.hpp"
 #include "pg_values.hpp"
 #include "token.hpp"
 
@@ -213,6 +217,68 @@ void Execute(SavedStatement &statement, Datum *arguments, const char *nulls = nu
     elog(ERROR, "authflow: SPI_execute_plan failed: %s", SPI_result_code_string(result));
 }
 
+// The worker-local write: on a Citus node holding the session's shard, a refresh or a revoke runs
+// its statement on the local shards themselves (authflow.sessions_<id>, and this node's copies of
+// users and tenants), planned once per shard and backend, instead of having Citus plan the
+// distributed statement on every call. LocalSessionShardForWrite first takes the shard's
+// metadata lock, as Citus' executor does, so that a block_writes shard move waits for the write.
+struct ShardPlan {
+  const SavedStatement *statement;
+  int64 shard;
+  SPIPlanPtr plan;
+};
+std::vector<ShardPlan> shard_plans;
+uint64 shard_plans_generation = 0;
+
+// ShardSql is a statement's text with the three tables replaced by the local shards.
+std::string ShardSql(const char *sql, const authflow::pg::LocalShardIds &ids) {
+  std::string text(sql);
+  const std::pair<const char *, int64> tables[] = {
+      {"authflow.sessions AS ", ids.sessions}, {"authflow.users AS ", ids.users}, {"authflow.tenants AS ", ids.tenants}};
+  for (const auto &[name, id] : tables) {
+    const std::string from(name);
+    const std::string to = from.substr(0, from.size() - 4) + "_" + std::to_string(id) + " AS ";
+    for (std::size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
+      text.replace(at, from.size(), to);
+  }
+  return text;
+}
+
+// ExecuteOnSession runs a saved statement that writes one session (its id is the first
+// argument) on the local shards when this node holds them, else as it is, through Citus.
+void ExecuteOnSession(SavedStatement &statement, Datum *arguments, const char *nulls = nullptr) {
+  authflow::pg::LocalShardIds ids;
+  if (!authflow::pg::LocalSessionShardForWrite(*DatumGetUUIDP(arguments[0]), ids)) {
+    Execute(statement, arguments, nulls);
+    return;
+  }
+  if (ids.generation != shard_plans_generation) {
+    for (ShardPlan &entry : shard_plans)
+      SPI_freeplan(entry.plan);
+    shard_plans.clear();
+    shard_plans_generation = ids.generation;
+  }
+  SPIPlanPtr plan = nullptr;
+  for (const ShardPlan &entry : shard_plans) {
+    if (entry.statement == &statement && entry.shard == ids.sessions) {
+      plan = entry.plan;
+      break;
+    }
+  }
+  if (plan == nullptr) {
+    const std::string sql = ShardSql(statement.sql, ids);
+    plan = SPI_prepare(sql.c_str(), statement.argument_count, statement.argument_types);
+    if (plan == nullptr)
+      elog(ERROR, "authflow: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+    SPI_keepplan(plan);
+    shard_plans.reserve(shard_plans.size() + 1);
+    shard_plans.push_back({&statement, ids.sessions, plan});
+  }
+  const int result = SPI_execute_plan(plan, arguments, nulls, false, 1);
+  if (result < 0)
+    elog(ERROR, "authflow: SPI_execute_plan failed: %s", SPI_result_code_string(result));
+}
+
 // CallHelper runs one of the SQL helpers that own the rare paths (and their error messages):
 // argument checks, tenant lookup, creating the user. It returns the first column of its row.
 Datum CallHelper(const char *sql, int count, Oid *types, Datum *values, const char *nulls) {
@@ -399,7 +465,7 @@ AUTHFLOW_SQL_FUNCTION(authflow_session_refresh) {
     Datum arguments[4] = {session_id, presented_hash,
                           authflow::pg::ByteaDatum(random_access.secret_hash.data(), random_access.secret_hash.size()),
                           TimestampTzGetDatum(GetCurrentTransactionStartTimestamp())};
-    Execute(refresh_statement, arguments);
+    ExecuteOnSession(refresh_statement, arguments);
     if (SPI_processed == 1) {
       HeapTuple row = SPI_tuptable->vals[0];
       Datum values[7];
@@ -436,7 +502,7 @@ AUTHFLOW_SQL_FUNCTION(authflow_session_refresh) {
                           authflow::pg::ByteaDatum(next.refresh.secret_hash.data(), next.refresh.secret_hash.size()),
                           authflow::pg::ByteaDatum(random_access.secret_hash.data(), random_access.secret_hash.size()),
                           TimestampTzGetDatum(GetCurrentTransactionStartTimestamp())};
-    Execute(rotating_refresh_statement, arguments);
+    ExecuteOnSession(rotating_refresh_statement, arguments);
     if (SPI_processed == 1) {
       bool is_null;
       HeapTuple row = SPI_tuptable->vals[0];
@@ -502,7 +568,7 @@ AUTHFLOW_SQL_FUNCTION(authflow_session_revoke) {
                         authflow::pg::ByteaDatum(token.secret_hash.data(), token.secret_hash.size()),
                         TimestampTzGetDatum(GetCurrentTransactionStartTimestamp())};
   SPI_connect();
-  Execute(revoke_statement, arguments);
+  ExecuteOnSession(revoke_statement, arguments);
   bool was_live = false;
   if (SPI_processed == 1) {
     bool is_null, tenant_null, user_null;
