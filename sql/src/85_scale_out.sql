@@ -50,11 +50,57 @@ END $$;
 COMMENT ON FUNCTION authflow.is_distributed(regclass) IS
   'Internal: true when a table is distributed (or a reference table) in a Citus cluster';
 
+-- identity_ranges gives this node's identity sequences (users.user_key, security_events.event_id,
+-- tenants.tenant_id) a range of their own: Citus runs CREATE EXTENSION on every node, so every
+-- node's sequences would start at 1, and a user (or event, or tenant) created through one node
+-- could take the key of one created through another. Node group g draws from
+-- [g * 2^48 + 1, (g + 1) * 2^48 - 1] (2^24 for the integer tenant id), as Citus does for the
+-- sequences it creates itself; a sequence already inside its range keeps its place. Run on the
+-- coordinator (group 0) and, by distribute, on every worker.
+CREATE OR REPLACE FUNCTION authflow.identity_ranges()
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  node bigint;
+  item record;
+  sequence_name text;
+  low bigint;
+  high bigint;
+  last bigint;
+  changed integer := 0;
+BEGIN
+  IF to_regclass('pg_catalog.pg_dist_local_group') IS NULL THEN
+    RETURN 0;
+  END IF;
+  EXECUTE 'SELECT groupid FROM pg_catalog.pg_dist_local_group' INTO node;
+  SET LOCAL citus.enable_ddl_propagation = off;  -- this node's range only
+  FOR item IN SELECT * FROM (VALUES ('authflow.users', 'user_key', 48), ('authflow.security_events', 'event_id', 48),
+                                    ('authflow.tenants', 'tenant_id', 24)) AS v(table_name, column_name, bits) LOOP
+    CONTINUE WHEN node >= (CASE WHEN item.bits = 24 THEN 127 ELSE 32767 END);
+    sequence_name := pg_get_serial_sequence(item.table_name, item.column_name);
+    low := (node << item.bits) + 1;
+    high := ((node + 1) << item.bits) - 1;
+    EXECUTE format('SELECT last_value FROM %s', sequence_name) INTO last;
+    IF last < low OR last > high THEN
+      EXECUTE format('ALTER SEQUENCE %s MINVALUE %s MAXVALUE %s START %s RESTART %s', sequence_name, low, high, low, low);
+    ELSE
+      EXECUTE format('ALTER SEQUENCE %s MINVALUE %s MAXVALUE %s', sequence_name, low, high);
+    END IF;
+    changed := changed + 1;
+  END LOOP;
+  RETURN changed;
+END $$;
+COMMENT ON FUNCTION authflow.identity_ranges() IS
+  'Internal (Citus): gives this node''s identity sequences a range of their own (node group g: g * 2^48 + 1 to (g + 1) * 2^48 - 1), so keys made through different nodes never collide; authflow.distribute runs it on every node';
+
 -- distribute applies distribution_plan on a Citus coordinator. Foreign keys between the tables
 -- are dropped first and re-created once every table is distributed (Citus would otherwise
 -- convert the tables linked to tenants one by one, dropping the extension's sequences); the
 -- data already there moves to the shards and the coordinator's local copies are emptied (they
--- are shells from then on). Running it again does nothing.
+-- are shells from then on). Running it again distributes nothing more (and gives a worker added
+-- since its identity ranges).
 CREATE OR REPLACE FUNCTION authflow.distribute()
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
@@ -75,6 +121,15 @@ BEGIN
   END IF;
   IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
     RAISE EXCEPTION 'authflow.distribute must be run by a superuser' USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  -- Every node's identity sequences get a range of their own, also on a second call (a worker
+  -- added since).
+  PERFORM authflow.identity_ranges();
+  EXECUTE 'SELECT count(*) FROM run_command_on_workers($1) WHERE NOT success'
+    INTO failed USING 'SELECT authflow.identity_ranges()';
+  IF failed > 0 THEN
+    RAISE EXCEPTION 'authflow.distribute could not set the identity ranges on % worker(s)', failed
+      USING ERRCODE = 'object_not_in_prerequisite_state';
   END IF;
   IF NOT EXISTS (SELECT 1 FROM authflow.distribution_plan() AS p WHERE NOT authflow.is_distributed(p.table_name)) THEN
     RETURN 0;
@@ -112,4 +167,4 @@ BEGIN
   RETURN done;
 END $$;
 COMMENT ON FUNCTION authflow.distribute() IS
-  'On a Citus coordinator: distributes every table of authflow as authflow.distribution_plan() says (superuser; raises 55000 without Citus); returns how many tables it distributed';
+  'On a Citus coordinator: distributes every table of authflow as authflow.distribution_plan() says and gives every node''s identity sequences a range of their own (superuser; raises 55000 without Citus); returns how many tables it distributed';
