@@ -44,6 +44,7 @@ extern "C" {
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "funcapi.h"
+#include "storage/lock.h"
 #include "utils/builtins.h"
 #include "utils/syscache.h"
 #include "utils/datum.h"
@@ -51,7 +52,6 @@ extern "C" {
 #include "utils/datetime.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
-#include "storage/lock.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -582,6 +582,11 @@ text *SessionJson(const TokenArgument &token, std::string_view tenant) {
 // that a block_writes shard move takes in ExclusiveLock: once it is held, the placement cannot
 // change before this transaction ends. A move that committed while this waited has sent the
 // invalidation that forgets the layout; that is checked after the lock is held.
+// Citus' advisory lock classes (its resource_lock.h) for a shard's metadata: of a shard of a
+// colocated hash-distributed table, and of any other shard.
+constexpr uint16 kCitusColocatedShardsMetadataLock = 8;
+constexpr uint16 kCitusShardMetadataLock = 4;
+
 bool LocalSessionShardForWrite(const pg_uuid_t &session_id, LocalShardIds &ids) {
   if (!layout.current || !layout.complete)
     ResolveRelations();
@@ -593,9 +598,11 @@ bool LocalSessionShardForWrite(const pg_uuid_t &session_id, LocalShardIds &ids) 
   const int64 shard_id = layout.shards[index].shard_id;
   LOCKTAG tag;
   if (layout.colocation_id != 0) {
-    SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, static_cast<uint32>(index), layout.colocation_id, 8);
+    SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, static_cast<uint32>(index), layout.colocation_id,
+                         kCitusColocatedShardsMetadataLock);
   } else {
-    SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, static_cast<uint32>(shard_id >> 32), static_cast<uint32>(shard_id), 4);
+    SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, static_cast<uint32>(shard_id >> 32), static_cast<uint32>(shard_id),
+                         kCitusShardMetadataLock);
   }
   (void)LockAcquire(&tag, ShareLock, false, false);
   AcceptInvalidationMessages();

@@ -267,11 +267,11 @@ void ExecuteOnSession(SavedStatement &statement, Datum *arguments, const char *n
   }
   if (plan == nullptr) {
     const std::string sql = ShardSql(statement.sql, ids);
+    shard_plans.reserve(shard_plans.size() + 1); // before the plan is kept: no kept plan is lost to a failed push
     plan = SPI_prepare(sql.c_str(), statement.argument_count, statement.argument_types);
     if (plan == nullptr)
       elog(ERROR, "authflow: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
     SPI_keepplan(plan);
-    shard_plans.reserve(shard_plans.size() + 1);
     shard_plans.push_back({&statement, ids.sessions, plan});
   }
   const int result = SPI_execute_plan(plan, arguments, nulls, false, 1);
